@@ -1,0 +1,119 @@
+package io.raftmq.broker;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.raftmq.protocol.ErrorCode;
+import io.raftmq.raft.RaftHost;
+
+/**
+ * Every metric the node exports, defined once. Each node has its own registry, so that several nodes
+ * can share a JVM in tests. Names follow Prometheus conventions: {@code raftmq_} prefix, base units,
+ * {@code _total} on counters (added by the client library).
+ */
+final class BrokerMetrics {
+  final PrometheusRegistry registry = new PrometheusRegistry();
+  private final Counter requests = Counter.builder()
+      .name("raftmq_requests_total")
+      .help("Client requests handled, by API and error code")
+      .labelNames("api", "error")
+      .register(registry);
+  private final Histogram requestDuration = Histogram.builder()
+      .name("raftmq_request_duration_seconds")
+      .help("Time from a request's arrival to its response, by API")
+      .labelNames("api")
+      .classicUpperBounds(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5)
+      .register(registry);
+  private final Counter messagesIn = Counter.builder()
+      .name("raftmq_messages_in_total")
+      .help("Records proposed for append, by topic")
+      .labelNames("topic")
+      .register(registry);
+  private final Counter bytesIn = Counter.builder()
+      .name("raftmq_bytes_in_total")
+      .help("Record bytes proposed for append, by topic")
+      .labelNames("topic")
+      .register(registry);
+  private final Counter bytesOut = Counter.builder()
+      .name("raftmq_fetch_bytes_out_total")
+      .help("Batch bytes sent to fetching clients")
+      .register(registry);
+  private final Counter badFrames = Counter.builder()
+      .name("raftmq_bad_frames_total")
+      .help("Connections closed for a malformed or oversized frame")
+      .register(registry);
+
+  BrokerMetrics() {
+    JvmMetrics.builder().register(registry);
+  }
+
+  /** Registers the gauges read from the node's replicas at scrape time. */
+  void registerPartitionGauges(PartitionDirectory partitions, RaftHost host) {
+    GaugeWithCallback.builder()
+        .name("raftmq_partition_high_watermark")
+        .help("Offset below which this replica's records are committed and readable")
+        .labelNames("topic", "partition")
+        .callback(cb -> partitions.all().values().forEach(lp ->
+            cb.call(lp.stateMachine.highWatermark(), lp.topic, String.valueOf(lp.partition))))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("raftmq_partition_log_start_offset")
+        .help("First offset this replica still stores")
+        .labelNames("topic", "partition")
+        .callback(cb -> partitions.all().values().forEach(lp ->
+            cb.call(lp.stateMachine.logStartOffset(), lp.topic, String.valueOf(lp.partition))))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("raftmq_partition_is_leader")
+        .help("1 if this node leads the partition's Raft group")
+        .labelNames("topic", "partition")
+        .callback(cb -> partitions.all().values().forEach(lp ->
+            cb.call(lp.isLeader() ? 1 : 0, lp.topic, String.valueOf(lp.partition))))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("raftmq_raft_term")
+        .help("Current Raft term of the partition's group on this node")
+        .labelNames("topic", "partition")
+        .callback(cb -> partitions.all().values().forEach(lp ->
+            cb.call(lp.term(), lp.topic, String.valueOf(lp.partition))))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("raftmq_raft_applied_index")
+        .help("Last Raft index applied by this replica")
+        .labelNames("topic", "partition")
+        .callback(cb -> partitions.all().values().forEach(lp ->
+            cb.call(lp.division.getInfo().getLastAppliedIndex(), lp.topic, String.valueOf(lp.partition))))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("raftmq_partitions_without_leader")
+        .help("Local replicas whose group has no known leader")
+        .callback(cb -> cb.call(partitions.all().values().stream().filter(lp -> lp.leaderNodeId() < 0).count()))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("raftmq_metadata_is_leader")
+        .help("1 if this node leads the metadata group")
+        .callback(cb -> cb.call(host.division(RaftHost.METADATA_GROUP_ID)
+            .map(d -> d.getInfo().isLeader() ? 1.0 : 0.0).orElse(0.0)))
+        .register(registry);
+  }
+
+  void request(String api, ErrorCode error, long startNanos) {
+    requests.labelValues(api, error.name().toLowerCase()).inc();
+    requestDuration.labelValues(api).observe((System.nanoTime() - startNanos) / 1e9);
+  }
+
+  void messagesIn(String topic, int count, int bytes) {
+    messagesIn.labelValues(topic).inc(count);
+    bytesIn.labelValues(topic).inc(bytes);
+  }
+
+  void bytesOut(long bytes) {
+    bytesOut.inc(bytes);
+  }
+
+  void badFrame() {
+    badFrames.inc();
+  }
+}

@@ -1,0 +1,175 @@
+package io.raftmq.broker;
+
+import io.raftmq.metadata.MetadataCore.MetadataView;
+import io.raftmq.partition.PartitionListener;
+import io.raftmq.partition.PartitionStateMachine;
+import io.raftmq.raft.RaftHost;
+import io.raftmq.raft.proto.TopicRecord;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.server.RaftServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Which partition replicas this node hosts, kept in line with the metadata: when a topic appears, the
+ * node creates the Raft groups of its replicas; when a topic is deleted, it removes them. Also the
+ * place where long-polling fetches wait for new data on a partition.
+ *
+ * <p>Reconciliation runs on one background thread; lookups are lock-free reads of an immutable map.
+ */
+final class PartitionDirectory implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(PartitionDirectory.class);
+
+  /** A partition replica hosted here. */
+  static final class LocalPartition implements PartitionListener {
+    final String topic;
+    final int partition;
+    final RaftGroupId groupId;
+    final PartitionStateMachine stateMachine;
+    final RaftServer.Division division;
+    private final ConcurrentLinkedQueue<Runnable> waiters = new ConcurrentLinkedQueue<>();
+
+    LocalPartition(String topic, int partition, RaftGroupId groupId, PartitionStateMachine stateMachine,
+        RaftServer.Division division) {
+      this.topic = topic;
+      this.partition = partition;
+      this.groupId = groupId;
+      this.stateMachine = stateMachine;
+      this.division = division;
+    }
+
+    /** Runs {@code waiter} once, at the next change of the high watermark or of leadership. */
+    void awaitChange(Runnable waiter) {
+      waiters.add(waiter);
+    }
+
+    @Override
+    public void onHighWatermark(long highWatermark) {
+      wakeAll();
+    }
+
+    @Override
+    public void onLeaderChanged() {
+      wakeAll();
+    }
+
+    private void wakeAll() {
+      for (Runnable r; (r = waiters.poll()) != null; ) {
+        r.run();
+      }
+    }
+
+    boolean isLeader() {
+      return division.getInfo().isLeader();
+    }
+
+    boolean isLeaderReady() {
+      return division.getInfo().isLeaderReady();
+    }
+
+    /** Node id of the leader this replica knows, or -1. */
+    int leaderNodeId() {
+      var id = division.getInfo().getLeaderId();
+      return id == null ? -1 : RaftHost.nodeId(id);
+    }
+
+    long term() {
+      return division.getInfo().getCurrentTerm();
+    }
+  }
+
+  record Key(String topic, int partition) {}
+
+  private final RaftHost host;
+  private final int selfId;
+  private final ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "partition-reconciler");
+    t.setDaemon(true);
+    return t;
+  });
+  private final AtomicBoolean scheduled = new AtomicBoolean();
+  private volatile Map<Key, LocalPartition> partitions = Map.of();
+
+  PartitionDirectory(RaftHost host, int selfId) {
+    this.host = host;
+    this.selfId = selfId;
+  }
+
+  /** Metadata changed: reconcile soon (coalesced). Called on the metadata apply thread. */
+  void onMetadata(MetadataView view) {
+    if (scheduled.compareAndSet(false, true)) {
+      executor.execute(this::reconcile);
+    }
+  }
+
+  private void reconcile() {
+    scheduled.set(false);
+    MetadataView view = host.metadata().view();
+    boolean failed = false;
+    Map<Key, LocalPartition> next = new HashMap<>();
+    for (TopicRecord topic : view.topics().values()) {
+      for (int p = 0; p < topic.getPartitions(); p++) {
+        List<Integer> replicas = view.replicas(topic, p);
+        if (!replicas.contains(selfId)) {
+          continue;
+        }
+        RaftGroupId gid = RaftHost.partitionGroupId(topic.getName(), topic.getTopicId(), p);
+        Key key = new Key(topic.getName(), p);
+        LocalPartition existing = partitions.get(key);
+        if (existing != null && existing.groupId.equals(gid) && host.hasGroup(gid)) {
+          next.put(key, existing);
+          continue;
+        }
+        try {
+          host.ensureGroup(gid, replicas);
+          var division = host.division(gid).orElseThrow();
+          var sm = (PartitionStateMachine) division.getStateMachine();
+          LocalPartition lp = new LocalPartition(topic.getName(), p, gid, sm, division);
+          sm.setListener(lp);
+          next.put(key, lp);
+        } catch (Exception e) {
+          failed = true;
+          LOG.warn("node {}: cannot create replica of {}-{} yet: {}", selfId, topic.getName(), p, e.toString());
+        }
+      }
+    }
+    for (TopicRecord deleted : view.deletedTopics()) {
+      for (int p = 0; p < deleted.getPartitions(); p++) {
+        RaftGroupId gid = RaftHost.partitionGroupId(deleted.getName(), deleted.getTopicId(), p);
+        try {
+          host.removeGroup(gid);
+        } catch (Exception e) {
+          failed = true;
+          LOG.warn("node {}: cannot remove replica of deleted {}-{} yet: {}", selfId, deleted.getName(), p,
+              e.toString());
+        }
+      }
+    }
+    partitions = Map.copyOf(next);
+    if (failed && scheduled.compareAndSet(false, true)) {
+      executor.schedule(this::reconcile, 500, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** The local replica of a partition, or null if this node hosts none (yet). */
+  LocalPartition get(String topic, int partition) {
+    return partitions.get(new Key(topic, partition));
+  }
+
+  Map<Key, LocalPartition> all() {
+    return partitions;
+  }
+
+  @Override
+  public void close() {
+    executor.shutdownNow();
+  }
+}

@@ -1,0 +1,277 @@
+package io.raftmq.partition;
+
+import com.google.protobuf.CodedInputStream;
+import io.raftmq.logstore.LogStoreConfig;
+import io.raftmq.logstore.PartitionLog;
+import io.raftmq.logstore.SegmentFile;
+import io.raftmq.raft.SnapshotFiles;
+import io.raftmq.raft.proto.PartitionCommand;
+import io.raftmq.raft.proto.PartitionReply;
+import io.raftmq.raft.proto.PartitionSnapshot;
+import io.raftmq.raft.proto.SegmentExtent;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftGroupMemberId;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.protocol.TermIndex;
+import org.apache.ratis.server.storage.FileInfo;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.SnapshotInfo;
+import org.apache.ratis.statemachine.TransactionContext;
+import org.apache.ratis.statemachine.impl.BaseStateMachine;
+import org.apache.ratis.statemachine.impl.FileListSnapshotInfo;
+import org.apache.ratis.statemachine.impl.SimpleStateMachineStorage;
+import org.apache.ratis.statemachine.impl.SingleFileSnapshotInfo;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.LifeCycle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Ratis adapter of one partition: decodes {@link PartitionCommand}s, delegates to
+ * {@link PartitionCore}, publishes the high watermark, and snapshots.
+ *
+ * <p>The partition's {@code log-store} lives in the state machine directory ({@code <group>/sm/log}),
+ * so a snapshot lists its segment files next to the state file: a follower that is too far behind
+ * receives the segments with the snapshot, and Ratis swaps the whole directory in. Replay after that,
+ * or after a restart, is idempotent by raft index.
+ */
+public final class PartitionStateMachine extends BaseStateMachine {
+  private static final Logger LOG = LoggerFactory.getLogger(PartitionStateMachine.class);
+  static final String LOG_DIR = "log";
+
+  private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
+  private final LogStoreConfig logConfig;
+  private final Map<Long, Runnable> leaderAppendCallbacks = new ConcurrentHashMap<>();
+  private volatile PartitionListener listener = new PartitionListener() {};
+  private volatile PartitionLog log;
+  private volatile PartitionCore core;
+  private Path smDir;
+
+  public PartitionStateMachine(LogStoreConfig logConfig) {
+    this.logConfig = logConfig;
+  }
+
+  @Override
+  public void initialize(RaftServer server, RaftGroupId groupId, RaftStorage raftStorage) throws IOException {
+    getLifeCycle().startAndTransition(() -> {
+      super.initialize(server, groupId, raftStorage);
+      storage.init(raftStorage);
+      smDir = raftStorage.getStorageDir().getStateMachineDir().toPath();
+      load();
+    });
+  }
+
+  private void load() throws IOException {
+    PartitionLog opened = PartitionLog.open(smDir.resolve(LOG_DIR), logConfig);
+    SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
+    PartitionCore restored;
+    if (snapshot == null) {
+      restored = new PartitionCore(opened);
+    } else {
+      PartitionSnapshot state = SnapshotFiles.read(snapshot, PartitionSnapshot.parser());
+      restored = PartitionCore.restore(opened, state);
+      updateLastAppliedTermIndex(snapshot.getTermIndex());
+    }
+    log = opened;
+    core = restored;
+    LOG.info("{}: loaded partition: nextOffset={} logStart={} logStore.lastRaftIndex={} snapshot={}",
+        getId(), restored.nextOffset(), restored.logStartOffset(), opened.lastRaftIndex(),
+        snapshot == null ? "none" : snapshot.getTermIndex());
+  }
+
+  @Override
+  public synchronized void pause() {
+    getLifeCycle().transition(LifeCycle.State.PAUSING);
+    try {
+      PartitionLog current = log;
+      if (current != null) {
+        current.close();
+      }
+    } catch (IOException e) {
+      LOG.warn("{}: closing the log-store before a snapshot install failed", getId(), e);
+    }
+    getLifeCycle().transition(LifeCycle.State.PAUSED);
+  }
+
+  @Override
+  public synchronized void reinitialize() throws IOException {
+    load();
+    if (getLifeCycleState() == LifeCycle.State.PAUSED) {
+      getLifeCycle().transition(LifeCycle.State.STARTING);
+      getLifeCycle().transition(LifeCycle.State.RUNNING);
+    }
+    listener.onHighWatermark(core.nextOffset());
+  }
+
+  @Override
+  public TransactionContext preAppendTransaction(TransactionContext trx) throws IOException {
+    if (trx.getClientRequest() != null && !leaderAppendCallbacks.isEmpty()) {
+      Runnable callback = leaderAppendCallbacks.remove(trx.getClientRequest().getCallId());
+      if (callback != null) {
+        callback.run();
+      }
+    }
+    return trx;
+  }
+
+  @Override
+  public TransactionContext cancelTransaction(TransactionContext trx) throws IOException {
+    if (trx.getClientRequest() != null) {
+      leaderAppendCallbacks.remove(trx.getClientRequest().getCallId());
+    }
+    return trx;
+  }
+
+  @Override
+  public CompletableFuture<Message> applyTransaction(TransactionContext trx) {
+    LogEntryProto entry = trx.getLogEntry();
+    long index = entry.getIndex();
+    PartitionCommand command;
+    try {
+      CodedInputStream in = CodedInputStream.newInstance(
+          entry.getStateMachineLogEntry().getLogData().asReadOnlyByteBuffer());
+      in.enableAliasing(true);
+      command = PartitionCommand.parseFrom(in);
+    } catch (IOException e) {
+      // Only the broker writes entries; an undecodable one is a bug in every replica alike.
+      updateLastAppliedTermIndex(entry.getTerm(), index);
+      return CompletableFuture.failedFuture(e);
+    }
+    PartitionReply reply;
+    try {
+      reply = core.apply(command, index);
+    } catch (IOException e) {
+      // A storage failure: stop this replica rather than let it diverge (fail-stop).
+      throw new IllegalStateException(getId() + ": log-store append failed at raft index " + index, e);
+    }
+    updateLastAppliedTermIndex(entry.getTerm(), index);
+    listener.onHighWatermark(reply.getNextOffset());
+    return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(reply.toByteArray())));
+  }
+
+  @Override
+  public long takeSnapshot() throws IOException {
+    TermIndex last = getLastAppliedTermIndex();
+    if (last == null || last.getIndex() < 0) {
+      return -1;
+    }
+    log.flush();
+    PartitionSnapshot state = core.snapshot(last.getIndex()).toBuilder()
+        .addAllSegments(segmentExtents())
+        .build();
+    SnapshotFiles.write(storage, last, state);
+    storage.cleanupOldSnapshots(SnapshotFiles.KEEP_TWO);
+    return last.getIndex();
+  }
+
+  private List<SegmentExtent> segmentExtents() {
+    List<SegmentExtent> out = new ArrayList<>();
+    for (SegmentFile f : log.segmentFiles()) {
+      out.add(SegmentExtent.newBuilder()
+          .setFileName(f.path().getFileName().toString())
+          .setSizeBytes(f.sizeBytes())
+          .build());
+    }
+    return out;
+  }
+
+  /**
+   * The snapshot state file plus the log-store's segment files. A segment may have grown since the
+   * snapshot; the extra batches are skipped on replay (idempotent by raft index) and a batch torn by a
+   * concurrent append is cut by the receiver's recovery.
+   */
+  @Override
+  public SnapshotInfo getLatestSnapshot() {
+    SingleFileSnapshotInfo snapshot = storage.getLatestSnapshot();
+    PartitionLog current = log;
+    if (snapshot == null || current == null) {
+      return snapshot;
+    }
+    List<FileInfo> files = new ArrayList<>();
+    files.add(snapshot.getFile());
+    for (SegmentFile f : current.segmentFiles()) {
+      files.add(new FileInfo(f.path(), null));
+    }
+    return new FileListSnapshotInfo(files, snapshot.getTermIndex());
+  }
+
+  @Override
+  public SimpleStateMachineStorage getStateMachineStorage() {
+    return storage;
+  }
+
+  @Override
+  public void notifyLeaderChanged(RaftGroupMemberId groupMemberId, RaftPeerId newLeaderId) {
+    listener.onLeaderChanged();
+  }
+
+  @Override
+  public void notifyNotLeader(java.util.Collection<TransactionContext> pendingEntries) {
+    leaderAppendCallbacks.clear();
+    listener.onLeaderChanged();
+  }
+
+  @Override
+  public void notifyLeaderReady() {
+    listener.onLeaderChanged();
+  }
+
+  @Override
+  public CompletableFuture<TermIndex> notifyInstallSnapshotFromLeader(RoleInfoProto roleInfoProto,
+      TermIndex firstTermIndexInLog) {
+    // Only used when leader-driven install is off; this broker keeps it on.
+    return CompletableFuture.failedFuture(new UnsupportedOperationException("snapshot install by notification"));
+  }
+
+  @Override
+  public void close() throws IOException {
+    PartitionLog current = log;
+    if (current != null) {
+      current.close();
+    }
+    super.close();
+  }
+
+  // ---- for the broker ----
+
+  /** Sets who hears about new data and leadership changes. */
+  public void setListener(PartitionListener listener) {
+    this.listener = listener == null ? new PartitionListener() {} : listener;
+  }
+
+  /** Runs {@code callback} when this leader accepts the request with {@code callId} into its log. */
+  public void onLeaderAppend(long callId, Runnable callback) {
+    leaderAppendCallbacks.put(callId, callback);
+  }
+
+  public void cancelLeaderAppend(long callId) {
+    leaderAppendCallbacks.remove(callId);
+  }
+
+  /** Offsets below this are committed and readable on this replica. */
+  public long highWatermark() {
+    PartitionCore c = core;
+    return c == null ? 0 : c.nextOffset();
+  }
+
+  public long logStartOffset() {
+    PartitionCore c = core;
+    return c == null ? 0 : c.logStartOffset();
+  }
+
+  /** The log-store of this replica (replaced after a snapshot install). */
+  public PartitionLog log() {
+    return log;
+  }
+}

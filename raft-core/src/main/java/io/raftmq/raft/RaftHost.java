@@ -1,0 +1,283 @@
+package io.raftmq.raft;
+
+import io.raftmq.metadata.MetadataStateMachine;
+import io.raftmq.partition.PartitionStateMachine;
+import io.raftmq.raft.proto.MetadataCommand;
+import io.raftmq.raft.proto.MetadataReply;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.ratis.RaftConfigKeys;
+import org.apache.ratis.client.RaftClient;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.ClientId;
+import org.apache.ratis.protocol.GroupManagementRequest;
+import org.apache.ratis.protocol.Message;
+import org.apache.ratis.protocol.RaftClientReply;
+import org.apache.ratis.protocol.RaftClientRequest;
+import org.apache.ratis.protocol.RaftGroup;
+import org.apache.ratis.protocol.RaftGroupId;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.AlreadyExistsException;
+import org.apache.ratis.retry.RetryPolicies;
+import org.apache.ratis.rpc.SupportedRpcType;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.protocol.RaftClientAsynchronousProtocol;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.statemachine.StateMachine;
+import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The multi-raft host of one node: one Ratis {@link RaftServer} holding the metadata group (every
+ * node) and one division per local partition replica. The broker submits commands in-process; only
+ * metadata commands go through a Ratis client, which finds the metadata leader by itself.
+ *
+ * <p>Thread-safe.
+ */
+public final class RaftHost implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(RaftHost.class);
+  /** The metadata group's fixed id. */
+  public static final RaftGroupId METADATA_GROUP_ID =
+      RaftGroupId.valueOf(UUID.nameUUIDFromBytes("raftmq:metadata".getBytes(StandardCharsets.UTF_8)));
+
+  private final RaftSettings settings;
+  private final RaftPeerId selfId;
+  private final RaftGroup metadataGroup;
+  private final ClientId clientId = ClientId.randomId();
+  private final AtomicLong callIds = new AtomicLong();
+  private final MetadataStateMachine metadata = new MetadataStateMachine();
+  private RaftServer server;
+  private RaftClient metadataClient;
+
+  public RaftHost(RaftSettings settings) {
+    this.settings = settings;
+    this.selfId = peerId(settings.nodeId());
+    List<RaftPeer> peers = new ArrayList<>();
+    for (RaftSettings.Peer p : settings.peers()) {
+      peers.add(RaftPeer.newBuilder().setId(peerId(p.nodeId())).setAddress(p.address()).build());
+    }
+    this.metadataGroup = RaftGroup.valueOf(METADATA_GROUP_ID, peers);
+  }
+
+  public static RaftPeerId peerId(int nodeId) {
+    return RaftPeerId.valueOf("n" + nodeId);
+  }
+
+  public static int nodeId(RaftPeerId peerId) {
+    return Integer.parseInt(peerId.toString().substring(1));
+  }
+
+  /** The Raft group of one partition of one incarnation of a topic. */
+  public static RaftGroupId partitionGroupId(String topic, long topicId, int partition) {
+    String name = "raftmq:partition:" + topic + ":" + topicId + ":" + partition;
+    return RaftGroupId.valueOf(UUID.nameUUIDFromBytes(name.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  /** Starts the server: recovers every group found on disk and joins (or forms) the metadata group. */
+  public void start() throws IOException {
+    RaftProperties props = properties();
+    server = RaftServer.newBuilder()
+        .setServerId(selfId)
+        .setGroup(metadataGroup)
+        .setOption(RaftStorage.StartupOption.RECOVER)
+        .setProperties(props)
+        .setStateMachineRegistry(this::newStateMachine)
+        .build();
+    server.start();
+    RaftProperties clientProps = new RaftProperties();
+    RaftConfigKeys.Rpc.setType(clientProps, SupportedRpcType.GRPC);
+    metadataClient = RaftClient.newBuilder()
+        .setRaftGroup(metadataGroup)
+        .setProperties(clientProps)
+        .setClientId(ClientId.randomId())
+        .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+            50, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
+        .build();
+  }
+
+  private StateMachine newStateMachine(RaftGroupId groupId) {
+    if (groupId.equals(METADATA_GROUP_ID)) {
+      return metadata;
+    }
+    return new PartitionStateMachine(settings.logStore());
+  }
+
+  private RaftProperties properties() {
+    RaftProperties p = new RaftProperties();
+    RaftSettings.Peer self = settings.self();
+    RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
+    GrpcConfigKeys.Server.setHost(p, self.host());
+    GrpcConfigKeys.Server.setPort(p, self.raftPort());
+    RaftServerConfigKeys.setStorageDir(p, List.of(settings.dataDir().resolve("raft").toFile()));
+    RaftServerConfigKeys.setRemovedGroupsDir(p, settings.dataDir().resolve("raft-removed").toFile());
+    RaftServerConfigKeys.Rpc.setTimeoutMin(p, duration(settings.electionTimeoutMin().toMillis()));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(p, duration(settings.electionTimeoutMax().toMillis()));
+    RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMin(p, duration(settings.electionTimeoutMin().toMillis()));
+    RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMax(p, duration(settings.electionTimeoutMax().toMillis() * 2));
+    // Each partition's ack is its quorum fsync: fsync on a thread of its own, never before it happened.
+    RaftServerConfigKeys.Log.setAsyncFlushEnabled(p, true);
+    RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(settings.raftSegmentSizeBytes()));
+    RaftServerConfigKeys.Log.setPreallocatedSize(p, SizeInBytes.valueOf(1024 * 1024));
+    RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, 2);
+    RaftServerConfigKeys.Log.Appender.setBufferByteLimit(p, SizeInBytes.valueOf(4 * 1024 * 1024));
+    RaftServerConfigKeys.Log.setWriteBufferSize(p, SizeInBytes.valueOf(4 * 1024 * 1024 + 64 * 1024));
+    // The Raft log is short: snapshot, then purge up to the snapshot, keeping a window for catch-up.
+    RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+    RaftServerConfigKeys.Log.setPurgePreservationLogNum(p, settings.purgePreservationEntries());
+    RaftServerConfigKeys.Log.setPurgeGap(p, (int) Math.max(1, Math.min(1024, settings.purgePreservationEntries())));
+    RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+    RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, settings.snapshotThresholdEntries());
+    RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
+    RaftServerConfigKeys.Log.Appender.setInstallSnapshotEnabled(p, true);
+    GrpcConfigKeys.setMessageSizeMax(p, SizeInBytes.valueOf(32 * 1024 * 1024));
+    RaftServerConfigKeys.Log.Appender.setSnapshotChunkSizeMax(p, SizeInBytes.valueOf(8 * 1024 * 1024));
+    return p;
+  }
+
+  private static TimeDuration duration(long ms) {
+    return TimeDuration.valueOf(ms, TimeUnit.MILLISECONDS);
+  }
+
+  // ---- metadata ----
+
+  public MetadataStateMachine metadata() {
+    return metadata;
+  }
+
+  /** Proposes a metadata command through the metadata leader, wherever it is. */
+  public CompletableFuture<MetadataReply> proposeMetadata(MetadataCommand command) {
+    return metadataClient.async()
+        .send(Message.valueOf(UnsafeByteOperations.unsafeWrap(command.toByteArray())))
+        .thenApply(reply -> {
+          if (!reply.isSuccess()) {
+            throw new IllegalStateException("metadata command failed: " + reply.getException());
+          }
+          try {
+            return MetadataReply.parseFrom(reply.getMessage().getContent().toByteArray());
+          } catch (IOException e) {
+            throw new IllegalStateException("undecodable metadata reply", e);
+          }
+        });
+  }
+
+  // ---- partitions ----
+
+  /** Creates the local division of a partition group if this node does not have it yet. */
+  public void ensureGroup(RaftGroupId groupId, List<Integer> replicas) throws IOException {
+    if (hasGroup(groupId)) {
+      return;
+    }
+    List<RaftPeer> peers = new ArrayList<>();
+    for (int i = 0; i < replicas.size(); i++) {
+      int id = replicas.get(i);
+      RaftSettings.Peer p = settings.peers().stream().filter(x -> x.nodeId() == id).findFirst()
+          .orElseThrow(() -> new IOException("replica " + id + " is not a known node"));
+      // The first replica is the preferred leader; Ratis hands leadership back to it when it can.
+      peers.add(RaftPeer.newBuilder().setId(peerId(id)).setAddress(p.address())
+          .setPriority(replicas.size() - i).build());
+    }
+    RaftGroup group = RaftGroup.valueOf(groupId, peers);
+    try {
+      server.groupManagement(GroupManagementRequest.newAdd(clientId, selfId, callIds.incrementAndGet(), group, true));
+      LOG.info("node {}: added group {} with replicas {}", settings.nodeId(), groupId, replicas);
+    } catch (AlreadyExistsException e) {
+      // created concurrently: fine
+    }
+  }
+
+  /** Removes the local division of a partition group and its files. */
+  public void removeGroup(RaftGroupId groupId) throws IOException {
+    if (!hasGroup(groupId)) {
+      return;
+    }
+    server.groupManagement(GroupManagementRequest.newRemove(clientId, selfId, callIds.incrementAndGet(),
+        groupId, true, false));
+    LOG.info("node {}: removed group {}", settings.nodeId(), groupId);
+  }
+
+  public boolean hasGroup(RaftGroupId groupId) {
+    try {
+      for (RaftGroupId id : server.getGroupIds()) {
+        if (id.equals(groupId)) {
+          return true;
+        }
+      }
+    } catch (RuntimeException e) {
+      return false;
+    }
+    return false;
+  }
+
+  /** The local division of a group, if this node hosts one. */
+  public Optional<RaftServer.Division> division(RaftGroupId groupId) {
+    try {
+      return Optional.of(server.getDivision(groupId));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** The local partition state machine of a group, if this node hosts one. */
+  public Optional<PartitionStateMachine> partition(RaftGroupId groupId) {
+    return division(groupId).map(d -> d.getStateMachine())
+        .filter(sm -> sm instanceof PartitionStateMachine)
+        .map(sm -> (PartitionStateMachine) sm);
+  }
+
+  /** A fresh call id, unique on this node. */
+  public long nextCallId() {
+    return callIds.incrementAndGet();
+  }
+
+  /**
+   * Submits a command to the local division, which must lead the group; the future completes when the
+   * entry is committed and applied here (or fails with Ratis' NotLeaderException and friends).
+   */
+  public CompletableFuture<RaftClientReply> submit(RaftServer.Division division, long callId, byte[] command)
+      throws IOException {
+    RaftClientRequest request = RaftClientRequest.newBuilder()
+        .setClientId(clientId)
+        .setServerId(selfId)
+        .setGroupId(division.getGroup().getGroupId())
+        .setCallId(callId)
+        .setMessage(Message.valueOf(UnsafeByteOperations.unsafeWrap(command)))
+        .setType(RaftClientRequest.writeRequestType())
+        .build();
+    return ((RaftClientAsynchronousProtocol) division).submitClientRequestAsync(request);
+  }
+
+  public RaftServer server() {
+    return server;
+  }
+
+  public RaftSettings settings() {
+    return settings;
+  }
+
+  @Override
+  public void close() throws IOException {
+    try {
+      if (metadataClient != null) {
+        metadataClient.close();
+      }
+    } finally {
+      if (server != null) {
+        server.close();
+      }
+    }
+  }
+}
