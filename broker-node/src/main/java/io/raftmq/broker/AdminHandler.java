@@ -253,7 +253,7 @@ final class AdminHandler {
         }
       }
     });
-    return found[0] >= 0 ? found[0] : batchOffset;
+    return Math.max(lp.stateMachine.logStartOffset(), found[0] >= 0 ? found[0] : batchOffset);
   }
 
   private static ErrorCode errorOf(Throwable e) {
