@@ -138,6 +138,9 @@ public final class RecordCodec {
           headers = new java.util.LinkedHashMap<>(Math.max(4, headerCount * 2));
           for (int h = 0; h < headerCount; h++) {
             int keyLength = readVarint(b);
+            if (keyLength < 0 || keyLength > end - b.position()) {
+              throw new CorruptRecordException("record " + i + " has a header key overrunning it");
+            }
             byte[] k = new byte[keyLength];
             b.get(k);
             headers.put(new String(k, StandardCharsets.UTF_8), readBytes(b));
@@ -183,6 +186,10 @@ public final class RecordCodec {
     int length = unzigzag(readVarint(b));
     if (length < 0) {
       return null;
+    }
+    if (length > b.remaining()) {
+      // Checked before allocating: a corrupt length must not allocate up to 2 GiB.
+      throw new java.nio.BufferUnderflowException();
     }
     byte[] bytes = new byte[length];
     b.get(bytes);

@@ -1,0 +1,69 @@
+package io.raftmq.protocol;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class FramesTest {
+  @Test
+  void shouldRoundTripAHeaderAndBodyThroughTheFrameDecoder() throws Exception {
+    Request req = Request.newBuilder().setCorrelationId(77).setApiKey(ApiKey.PRODUCE).setClientId("t")
+        .setProduce(ProduceRequest.newBuilder().setAcks(Acks.ACKS_QUORUM).setTimeoutMs(5)).build();
+    ByteBuf body = Unpooled.copiedBuffer("record-bytes", StandardCharsets.UTF_8);
+    ByteBuf frame = Frames.encode(ByteBufAllocator.DEFAULT, req, body);
+    assertThat(frame.getInt(0)).isEqualTo(frame.readableBytes() - 4);
+
+    EmbeddedChannel ch = new EmbeddedChannel(Frames.newFrameDecoder(1024));
+    // Split the frame in two writes to exercise reassembly.
+    ByteBuf first = frame.readRetainedSlice(5);
+    ch.writeInbound(first);
+    Object none = ch.readInbound();
+    assertThat(none).isNull();
+    ch.writeInbound(frame);
+    ByteBuf decodedFrame = ch.readInbound();
+    Frames.Decoded<Request> d = Frames.decode(decodedFrame, Request.parser());
+    assertThat(d.header).isEqualTo(req);
+    assertThat(d.body.toString(StandardCharsets.UTF_8)).isEqualTo("record-bytes");
+    d.body.release();
+    decodedFrame.release();
+    ch.finishAndReleaseAll();
+  }
+
+  @Test
+  void shouldEncodeAFrameWithoutBody() throws Exception {
+    Response resp = Response.newBuilder().setCorrelationId(3).setError(ErrorCode.THROTTLED).build();
+    ByteBuf frame = Frames.encode(ByteBufAllocator.DEFAULT, resp, null);
+    frame.skipBytes(4);
+    Frames.Decoded<Response> d = Frames.decode(frame, Response.parser());
+    assertThat(d.header).isEqualTo(resp);
+    assertThat(d.body.readableBytes()).isZero();
+    d.body.release();
+    frame.release();
+  }
+
+  @Test
+  void shouldRejectAHeaderLengthBeyondTheFrame() {
+    ByteBuf bad = Unpooled.buffer().writeInt(100).writeBytes(new byte[10]);
+    assertThatThrownBy(() -> Frames.decode(bad, Request.parser())).isInstanceOf(InvalidProtocolBufferException.class)
+        .hasMessageContaining("header length");
+    ByteBuf negative = Unpooled.buffer().writeInt(-1);
+    assertThatThrownBy(() -> Frames.decode(negative, Request.parser())).isInstanceOf(InvalidProtocolBufferException.class);
+    ByteBuf tiny = Unpooled.buffer().writeShort(1);
+    assertThatThrownBy(() -> Frames.decode(tiny, Request.parser())).isInstanceOf(InvalidProtocolBufferException.class);
+  }
+
+  @Test
+  void shouldRejectAFrameAboveTheMaximumBeforeBufferingIt() {
+    EmbeddedChannel ch = new EmbeddedChannel(Frames.newFrameDecoder(1024));
+    ByteBuf huge = Unpooled.buffer().writeInt(10_000).writeInt(0);
+    assertThatThrownBy(() -> ch.writeInbound(huge)).hasMessageContaining("exceeds");
+    ch.finishAndReleaseAll();
+  }
+}
