@@ -20,7 +20,7 @@ import java.util.Properties;
  * {@code raft.port}, {@code http.port}, {@code peers} ({@code 1@127.0.0.1:9191,2@...}),
  * {@code max.message.bytes}, {@code max.frame.bytes}, {@code election.timeout.min.ms},
  * {@code election.timeout.max.ms}, {@code snapshot.threshold.entries},
- * {@code purge.preservation.entries}, {@code segment.size.bytes}.
+ * {@code purge.preservation.entries}, {@code segment.size.bytes}, {@code raft.segment.size.bytes}.
  */
 public record NodeConfig(
     int nodeId,
@@ -36,7 +36,8 @@ public record NodeConfig(
     Duration electionTimeoutMax,
     long snapshotThresholdEntries,
     long purgePreservationEntries,
-    long segmentSizeBytes) {
+    long segmentSizeBytes,
+    long raftSegmentSizeBytes) {
 
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
   public static final int DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -48,7 +49,7 @@ public record NodeConfig(
   /** The Raft settings this node runs with. */
   public RaftSettings raftSettings() {
     return new RaftSettings(nodeId, peers, dataDir, electionTimeoutMin, electionTimeoutMax,
-        snapshotThresholdEntries, purgePreservationEntries, 16L * 1024 * 1024,
+        snapshotThresholdEntries, purgePreservationEntries, raftSegmentSizeBytes,
         LogStoreConfig.builder().segmentSizeBytes(segmentSizeBytes).build());
   }
 
@@ -98,6 +99,9 @@ public record NodeConfig(
       }
       if (p.containsKey("purge.preservation.entries")) {
         b.purgePreservationEntries(Long.parseLong(p.getProperty("purge.preservation.entries").trim()));
+      }
+      if (p.containsKey("raft.segment.size.bytes")) {
+        b.raftSegmentSizeBytes(Long.parseLong(p.getProperty("raft.segment.size.bytes").trim()));
       }
       if (p.containsKey("segment.size.bytes")) {
         b.segmentSizeBytes(Long.parseLong(p.getProperty("segment.size.bytes").trim()));
@@ -154,6 +158,7 @@ public record NodeConfig(
     private long snapshotThresholdEntries = 4096;
     private long purgePreservationEntries = 1024;
     private long segmentSizeBytes = 128L * 1024 * 1024;
+    private long raftSegmentSizeBytes = 16L * 1024 * 1024;
 
     public Builder nodeId(int v) { nodeId = v; return this; }
     public Builder dataDir(Path v) { dataDir = v; return this; }
@@ -170,6 +175,7 @@ public record NodeConfig(
     public Builder snapshotThresholdEntries(long v) { snapshotThresholdEntries = v; return this; }
     public Builder purgePreservationEntries(long v) { purgePreservationEntries = v; return this; }
     public Builder segmentSizeBytes(long v) { segmentSizeBytes = v; return this; }
+    public Builder raftSegmentSizeBytes(long v) { raftSegmentSizeBytes = v; return this; }
 
     /** @throws IllegalArgumentException naming the first bad or missing value */
     public NodeConfig build() {
@@ -210,9 +216,12 @@ public record NodeConfig(
       if (segmentSizeBytes < 4096) {
         throw new IllegalArgumentException("segment.size.bytes must be >= 4096");
       }
+      if (raftSegmentSizeBytes < 16 * 1024) {
+        throw new IllegalArgumentException("raft.segment.size.bytes must be >= 16384");
+      }
       return new NodeConfig(nodeId, dataDir, h, clientPort, raft, httpPort, peers, maxMessageBytes, maxFrameBytes,
           electionTimeoutMin, electionTimeoutMax, snapshotThresholdEntries, purgePreservationEntries,
-          segmentSizeBytes);
+          segmentSizeBytes, raftSegmentSizeBytes);
     }
 
     private static void checkPort(String name, int port) {

@@ -1,0 +1,114 @@
+package io.raftmq.broker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.raftmq.client.Consumer;
+import io.raftmq.client.ConsumerConfig;
+import io.raftmq.client.Message;
+import io.raftmq.client.NewTopic;
+import io.raftmq.client.OffsetReset;
+import io.raftmq.client.Producer;
+import io.raftmq.client.ProducerConfig;
+import io.raftmq.client.RaftMqClient;
+import io.raftmq.client.RaftMqException;
+import io.raftmq.client.TopicPartition;
+import io.raftmq.protocol.ErrorCode;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad input through the SDK gets a clear error and changes nothing. */
+class BadInputIT {
+  @TempDir
+  static Path dir;
+  static TestCluster cluster;
+  static RaftMqClient client;
+
+  @BeforeAll
+  static void start() throws Exception {
+    cluster = new TestCluster(dir).start();
+    client = RaftMqClient.connect(cluster.bootstrap());
+    client.admin().createTopic(new NewTopic("good", 2, 3, Map.of())).get(60, TimeUnit.SECONDS);
+  }
+
+  @AfterAll
+  static void stop() {
+    client.close();
+    cluster.close();
+  }
+
+  private static ErrorCode codeOf(Throwable t) {
+    Throwable c = t instanceof ExecutionException ? t.getCause() : t;
+    assertThat(c).isInstanceOf(RaftMqException.class);
+    return ((RaftMqException) c).code();
+  }
+
+  private static long totalHighWatermark(String topic) throws Exception {
+    return client.admin().describeTopic(topic).get(30, TimeUnit.SECONDS).partitions().stream()
+        .mapToLong(p -> p.highWatermark()).sum();
+  }
+
+  @Test
+  void shouldRejectAMessageOverTheMaximumSizeAndStoreNothing() throws Exception {
+    long before = totalHighWatermark("good");
+    // The client would refuse it itself; let it through to see the broker refuse it.
+    try (Producer producer = client.producer(ProducerConfig.builder().maxMessageBytes(4 * 1024 * 1024)
+        .deliveryTimeout(Duration.ofSeconds(20)).build())) {
+      var f = producer.send(Message.builder("good").partition(0).value(new byte[1024 * 1024 + 1]).build());
+      assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS))
+          .satisfies(t -> assertThat(codeOf(t)).isEqualTo(ErrorCode.MESSAGE_TOO_LARGE));
+      var ok = producer.send(Message.builder("good").partition(0).value(new byte[1024 * 1024 - 100]).build());
+      assertThat(ok.get(30, TimeUnit.SECONDS).offset()).isGreaterThanOrEqualTo(0);
+    }
+    assertThat(totalHighWatermark("good")).isEqualTo(before + 1);
+  }
+
+  @Test
+  void shouldFailSendsToAnUnknownTopic() {
+    try (Producer producer = client.producer(ProducerConfig.builder().deliveryTimeout(Duration.ofSeconds(10)).build())) {
+      var f = producer.send(Message.of("no-such-topic", "k", "v"));
+      assertThatThrownBy(() -> f.get(30, TimeUnit.SECONDS))
+          .satisfies(t -> assertThat(codeOf(t)).isEqualTo(ErrorCode.UNKNOWN_TOPIC));
+    }
+  }
+
+  @Test
+  void shouldRefuseBadTopicDefinitionsAndCreateNothing() throws Exception {
+    assertThatThrownBy(() -> client.admin().createTopic(NewTopic.of("bad name!", 1)).get(30, TimeUnit.SECONDS))
+        .satisfies(t -> assertThat(codeOf(t)).isEqualTo(ErrorCode.INVALID_TOPIC_NAME));
+    assertThatThrownBy(() -> client.admin().createTopic(NewTopic.of("zero", 0)).get(30, TimeUnit.SECONDS))
+        .satisfies(t -> assertThat(codeOf(t)).isEqualTo(ErrorCode.INVALID_PARTITIONS));
+    assertThatThrownBy(() -> client.admin().createTopic(new NewTopic("five", 1, 5, Map.of())).get(30, TimeUnit.SECONDS))
+        .satisfies(t -> assertThat(codeOf(t)).isEqualTo(ErrorCode.INVALID_REPLICATION_FACTOR));
+    assertThatThrownBy(() -> client.admin().createTopic(new NewTopic("cfg", 1, 3, Map.of("nope", "1")))
+        .get(30, TimeUnit.SECONDS))
+        .satisfies(t -> assertThat(codeOf(t)).isEqualTo(ErrorCode.INVALID_CONFIG));
+    assertThatThrownBy(() -> client.admin().createTopic(NewTopic.of("good", 3)).get(30, TimeUnit.SECONDS))
+        .satisfies(t -> assertThat(codeOf(t)).isEqualTo(ErrorCode.TOPIC_ALREADY_EXISTS));
+    assertThat(client.admin().listTopics().get(30, TimeUnit.SECONDS)).containsExactly("good");
+    assertThat(client.admin().describeTopic("good").get(30, TimeUnit.SECONDS).partitions()).hasSize(2);
+  }
+
+  @Test
+  void shouldRefuseOffsetsOutsideTheLog() throws Exception {
+    TopicPartition tp = new TopicPartition("good", 1);
+    try (Consumer consumer = client.consumer(ConsumerConfig.builder().autoOffsetReset(OffsetReset.NONE).build())) {
+      consumer.assign(List.of(tp));
+      assertThatThrownBy(() -> consumer.seek(tp, -5)).isInstanceOf(IllegalArgumentException.class);
+      consumer.seek(tp, 1_000_000);
+      assertThatThrownBy(() -> consumer.poll(Duration.ofSeconds(5)))
+          .isInstanceOf(RaftMqException.class)
+          .satisfies(t -> assertThat(((RaftMqException) t).code()).isEqualTo(ErrorCode.OFFSET_OUT_OF_RANGE));
+    }
+    assertThatThrownBy(() -> client.admin().describeTopic("missing").get(30, TimeUnit.SECONDS))
+        .satisfies(t -> assertThat(codeOf(t)).isEqualTo(ErrorCode.UNKNOWN_TOPIC));
+  }
+}
