@@ -217,6 +217,18 @@ final class LogSegment {
     }
   }
 
+  /** Whether the segment was written since the last flush, clearing the mark (caller holds the writer lock). */
+  boolean takeDirty() {
+    boolean was = dirty;
+    dirty = false;
+    return was;
+  }
+
+  /** fsyncs the segment file; safe concurrently with appends. */
+  void force() throws IOException {
+    channel.force(true);
+  }
+
   /** Makes the segment durable as a non-last segment: fsync, then index files. */
   void seal() throws IOException {
     flush();

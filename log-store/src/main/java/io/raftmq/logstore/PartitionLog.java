@@ -54,6 +54,7 @@ public final class PartitionLog implements Closeable {
   private final Path dir;
   private final LogStoreConfig config;
   private final Object writeLock = new Object();
+  private final Object flushLock = new Object();
 
   // Published state: replaced/written only by the writer, read by anyone.
   private volatile LogSegment[] segments;
@@ -257,20 +258,45 @@ public final class PartitionLog implements Closeable {
 
   /**
    * fsyncs every segment with unflushed writes (index files are fsynced whenever they are written) and
-   * the directory if segments were created or deleted. Any thread; serialized with the writer.
+   * the directory if segments were created or deleted. Any thread: it holds the writer lock only to
+   * collect the dirty segments, and fsyncs outside it, so a background flush never stalls appends; a
+   * flush returns only after every fsync it depends on (its own or a concurrent one) completed.
    */
   public void flush() throws IOException {
+    // One flush at a time: a flush must not return while another's fsync of the same data is still
+    // running (it would have cleared the dirty marks).
+    synchronized (flushLock) {
+      flushDirty();
+    }
+  }
+
+  private void flushDirty() throws IOException {
+    List<LogSegment> dirty = new ArrayList<>(2);
     synchronized (writeLock) {
       ensureOpen();
       for (LogSegment s : segments) {
-        s.flush();
+        if (s.takeDirty()) {
+          dirty.add(s);
+        }
       }
       if (dirSyncNeeded) {
         syncDirectory();
         dirSyncNeeded = false;
       }
     }
+    // fsync outside the writer lock, so that a background flush never stalls the appender. An append
+    // that lands meanwhile marks its segment dirty again and is covered by the next flush.
+    for (LogSegment s : dirty) {
+      try {
+        s.force();
+      } catch (ClosedChannelException e) {
+        if (!s.isDeleted()) {
+          throw e;
+        }
+      }
+    }
   }
+
 
   private void syncDirectory() {
     try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {

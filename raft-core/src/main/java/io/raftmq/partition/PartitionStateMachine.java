@@ -52,14 +52,16 @@ public final class PartitionStateMachine extends BaseStateMachine {
 
   private final SimpleStateMachineStorage storage = new SimpleStateMachineStorage();
   private final LogStoreConfig logConfig;
+  private final LogFlusher flusher;
   private final Map<Long, Runnable> leaderAppendCallbacks = new ConcurrentHashMap<>();
   private volatile PartitionListener listener = new PartitionListener() {};
   private volatile PartitionLog log;
   private volatile PartitionCore core;
   private Path smDir;
 
-  public PartitionStateMachine(LogStoreConfig logConfig) {
+  public PartitionStateMachine(LogStoreConfig logConfig, LogFlusher flusher) {
     this.logConfig = logConfig;
+    this.flusher = flusher;
   }
 
   @Override
@@ -70,6 +72,7 @@ public final class PartitionStateMachine extends BaseStateMachine {
       smDir = raftStorage.getStorageDir().getStateMachineDir().toPath();
       load();
     });
+    flusher.register(this);
   }
 
   private void load() throws IOException {
@@ -236,6 +239,7 @@ public final class PartitionStateMachine extends BaseStateMachine {
 
   @Override
   public void close() throws IOException {
+    flusher.unregister(this);
     PartitionLog current = log;
     if (current != null) {
       current.close();

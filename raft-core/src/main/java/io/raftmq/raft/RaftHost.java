@@ -1,6 +1,7 @@
 package io.raftmq.raft;
 
 import io.raftmq.metadata.MetadataStateMachine;
+import io.raftmq.partition.LogFlusher;
 import io.raftmq.partition.PartitionStateMachine;
 import io.raftmq.raft.proto.MetadataCommand;
 import io.raftmq.raft.proto.MetadataReply;
@@ -60,6 +61,7 @@ public final class RaftHost implements Closeable {
   private final ClientId clientId = ClientId.randomId();
   private final AtomicLong callIds = new AtomicLong();
   private final MetadataStateMachine metadata = new MetadataStateMachine();
+  private final LogFlusher flusher = new LogFlusher(1000);
   private RaftServer server;
   private RaftClient metadataClient;
 
@@ -129,7 +131,7 @@ public final class RaftHost implements Closeable {
     if (groupId.equals(METADATA_GROUP_ID)) {
       return metadata;
     }
-    return new PartitionStateMachine(settings.logStore());
+    return new PartitionStateMachine(settings.logStore(), flusher);
   }
 
   private RaftProperties properties() {
@@ -291,8 +293,12 @@ public final class RaftHost implements Closeable {
         metadataClient.close();
       }
     } finally {
-      if (server != null) {
-        server.close();
+      try {
+        if (server != null) {
+          server.close();
+        }
+      } finally {
+        flusher.close();
       }
     }
   }
