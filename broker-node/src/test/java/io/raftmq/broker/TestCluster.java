@@ -23,12 +23,12 @@ import org.apache.ratis.server.RaftServer;
  * Three (or N) real broker nodes in this JVM: real Ratis servers on loopback ports, real sockets, real
  * files under a temp dir. Nodes can be stopped and started again on the same ports and data.
  */
-final class TestCluster implements AutoCloseable {
+public final class TestCluster implements AutoCloseable {
   private final Path dir;
   private final Map<Integer, NodeConfig> configs = new LinkedHashMap<>();
   private final Map<Integer, BrokerNode> nodes = new LinkedHashMap<>();
 
-  TestCluster(Path dir, int size, Consumer<NodeConfig.Builder> tweak) {
+  public TestCluster(Path dir, int size, Consumer<NodeConfig.Builder> tweak) {
     this.dir = dir;
     List<RaftSettings.Peer> peers = new ArrayList<>();
     int[][] ports = new int[size][];
@@ -51,7 +51,7 @@ final class TestCluster implements AutoCloseable {
     }
   }
 
-  TestCluster(Path dir) {
+  public TestCluster(Path dir) {
     this(dir, 3, b -> {});
   }
 
@@ -73,13 +73,13 @@ final class TestCluster implements AutoCloseable {
     return ports;
   }
 
-  TestCluster start() {
+  public TestCluster start() {
     configs.keySet().forEach(this::start);
     awaitHealthy();
     return this;
   }
 
-  void start(int nodeId) {
+  public void start(int nodeId) {
     try {
       nodes.put(nodeId, BrokerNode.start(configs.get(nodeId)));
     } catch (IOException e) {
@@ -88,40 +88,40 @@ final class TestCluster implements AutoCloseable {
   }
 
   /** Stops a node: its Raft server, sockets and files are closed; its data stays. */
-  void stop(int nodeId) {
+  public void stop(int nodeId) {
     BrokerNode node = nodes.remove(nodeId);
     if (node != null) {
       node.close();
     }
   }
 
-  void stopAll() {
+  public void stopAll() {
     new ArrayList<>(nodes.keySet()).forEach(this::stop);
   }
 
-  void awaitHealthy() {
+  public void awaitHealthy() {
     await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
         .until(() -> nodes.values().stream().allMatch(n -> n.health().healthy()));
   }
 
-  String bootstrap() {
+  public String bootstrap() {
     return configs.values().stream().map(c -> "127.0.0.1:" + c.clientPort()).collect(Collectors.joining(","));
   }
 
-  String bootstrap(int nodeId) {
+  public String bootstrap(int nodeId) {
     return "127.0.0.1:" + configs.get(nodeId).clientPort();
   }
 
-  BrokerNode node(int nodeId) {
+  public BrokerNode node(int nodeId) {
     return nodes.get(nodeId);
   }
 
-  boolean isRunning(int nodeId) {
+  public boolean isRunning(int nodeId) {
     return nodes.containsKey(nodeId);
   }
 
   /** The node that currently leads a partition, as the running replicas see it; -1 if none. */
-  int leaderOf(String topic, int partition) {
+  public int leaderOf(String topic, int partition) {
     for (BrokerNode n : nodes.values()) {
       var division = division(n, topic, partition);
       if (division != null && division.getInfo().isLeader()) {
@@ -131,7 +131,7 @@ final class TestCluster implements AutoCloseable {
     return -1;
   }
 
-  int awaitLeaderOf(String topic, int partition) {
+  public int awaitLeaderOf(String topic, int partition) {
     return await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50))
         .until(() -> leaderOf(topic, partition), id -> id > 0);
   }
@@ -150,7 +150,7 @@ final class TestCluster implements AutoCloseable {
     return d == null ? null : (PartitionStateMachine) d.getStateMachine();
   }
 
-  Path dir() {
+  public Path dir() {
     return dir;
   }
 

@@ -3,20 +3,15 @@ package io.raftmq.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.raftmq.broker.BrokerNode;
-import io.raftmq.broker.NodeConfig;
-import io.raftmq.raft.RaftSettings;
+import io.raftmq.broker.TestCluster;
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -31,8 +26,7 @@ import picocli.CommandLine;
 class CliClusterIT {
   @TempDir
   static Path dir;
-  static final List<NodeConfig> configs = new ArrayList<>();
-  static final List<BrokerNode> nodes = new ArrayList<>();
+  static TestCluster cluster;
   static String bootstrap;
 
   record Run(int exitCode, String out, String err) {}
@@ -54,44 +48,16 @@ class CliClusterIT {
   }
 
   @BeforeAll
-  static void startCluster() throws IOException {
-    List<int[]> ports = new ArrayList<>();
-    List<RaftSettings.Peer> peers = new ArrayList<>();
-    for (int i = 1; i <= 3; i++) {
-      int[] p = freePorts(3);
-      ports.add(p);
-      peers.add(new RaftSettings.Peer(i, "127.0.0.1", p[1]));
-    }
-    for (int i = 1; i <= 3; i++) {
-      int[] p = ports.get(i - 1);
-      configs.add(NodeConfig.builder().nodeId(i).dataDir(dir.resolve("node-" + i)).clientPort(p[0]).raftPort(p[1])
-          .httpPort(p[2]).peers(peers).build());
-    }
-    for (NodeConfig c : configs) {
-      nodes.add(BrokerNode.start(c));
-    }
-    bootstrap = configs.stream().map(c -> "127.0.0.1:" + c.clientPort()).collect(Collectors.joining(","));
+  static void startCluster() {
+    cluster = new TestCluster(dir).start();
+    bootstrap = cluster.bootstrap();
     await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
         .until(() -> cli("cluster", "status").exitCode() == 0);
   }
 
   @AfterAll
   static void stopCluster() {
-    nodes.forEach(BrokerNode::close);
-  }
-
-  private static int[] freePorts(int n) throws IOException {
-    int[] ports = new int[n];
-    List<ServerSocket> sockets = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      ServerSocket s = new ServerSocket(0);
-      sockets.add(s);
-      ports[i] = s.getLocalPort();
-    }
-    for (ServerSocket s : sockets) {
-      s.close();
-    }
-    return ports;
+    cluster.close();
   }
 
   @Test
@@ -151,7 +117,7 @@ class CliClusterIT {
     assertThat(healthy.exitCode()).isZero();
     assertThat(healthy.out()).contains("healthy: yes");
 
-    nodes.get(2).close();
+    cluster.stop(3);
     Run status = cli("cluster", "status");
     assertThat(status.exitCode()).isEqualTo(RaftMqCli.EXIT_UNHEALTHY);
     assertThat(status.out()).containsPattern("(?m)^3 .* down ").contains("healthy: no");
