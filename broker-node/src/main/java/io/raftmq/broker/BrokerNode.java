@@ -130,6 +130,11 @@ public final class BrokerNode implements AutoCloseable {
     return host;
   }
 
+  /** The node's partition replicas (tests). */
+  PartitionDirectory partitionsForTest() {
+    return partitions;
+  }
+
   /** Blocks until {@link #close} has run. */
   public void awaitClose() throws InterruptedException {
     closed.await();

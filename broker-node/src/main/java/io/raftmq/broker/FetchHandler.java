@@ -103,22 +103,47 @@ final class FetchHandler {
       respond(channel, request, results, slices, total, startNanos);
       return;
     }
-    AtomicBoolean fired = new AtomicBoolean();
-    Runnable retry = () -> {
-      if (fired.compareAndSet(false, true)) {
-        channel.executor().execute(() -> attempt(channel, request, deadlineNanos, startNanos));
-      }
-    };
+    ParkedFetch parked = new ParkedFetch(channel, request, deadlineNanos, startNanos, waitOn);
     for (PartitionDirectory.LocalPartition lp : waitOn) {
-      lp.awaitChange(retry);
+      lp.awaitChange(parked);
     }
     // The high watermark may have moved between reading it and registering.
     for (PartitionDirectory.LocalPartition lp : waitOn) {
       if (lp.stateMachine.highWatermark() > offsetOf(fetch, lp)) {
-        retry.run();
+        parked.run();
       }
     }
-    channel.executor().schedule(retry, Math.max(1, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+    channel.executor().schedule(parked, Math.max(1, deadlineNanos - System.nanoTime()), TimeUnit.NANOSECONDS);
+  }
+
+  /** A fetch waiting for data: retried once, at the first change on one of its partitions or at its deadline. */
+  private final class ParkedFetch implements Runnable {
+    private final ChannelHandlerContext channel;
+    private final Request request;
+    private final long deadlineNanos;
+    private final long startNanos;
+    private final List<PartitionDirectory.LocalPartition> waitOn;
+    private final AtomicBoolean fired = new AtomicBoolean();
+
+    ParkedFetch(ChannelHandlerContext channel, Request request, long deadlineNanos, long startNanos,
+        List<PartitionDirectory.LocalPartition> waitOn) {
+      this.channel = channel;
+      this.request = request;
+      this.deadlineNanos = deadlineNanos;
+      this.startNanos = startNanos;
+      this.waitOn = waitOn;
+    }
+
+    @Override
+    public void run() {
+      if (fired.compareAndSet(false, true)) {
+        // Leave no waiter behind on an idle partition, or long polls would pile up there.
+        for (PartitionDirectory.LocalPartition lp : waitOn) {
+          lp.cancelWait(this);
+        }
+        channel.executor().execute(() -> attempt(channel, request, deadlineNanos, startNanos));
+      }
+    }
   }
 
   private static long offsetOf(FetchRequest fetch, PartitionDirectory.LocalPartition lp) {

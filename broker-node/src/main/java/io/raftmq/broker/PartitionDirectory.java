@@ -51,6 +51,16 @@ final class PartitionDirectory implements AutoCloseable {
       waiters.add(waiter);
     }
 
+    /** Fetches parked here (for tests and metrics). */
+    int waiterCount() {
+      return waiters.size();
+    }
+
+    /** Forgets a waiter that no longer needs waking (its fetch answered for another reason). */
+    void cancelWait(Runnable waiter) {
+      waiters.remove(waiter);
+    }
+
     @Override
     public void onHighWatermark(long highWatermark) {
       wakeAll();

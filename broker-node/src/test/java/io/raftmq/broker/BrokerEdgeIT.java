@@ -120,6 +120,26 @@ class BrokerEdgeIT {
   }
 
   @Test
+  void shouldAnswerALongPollOnAnIdlePartitionAtItsDeadlineAndLeaveNoWaiterBehind() throws Exception {
+    int leader = cluster.awaitLeaderOf("edge", 0);
+    var lp = cluster.node(leader).partitionsForTest().get("edge", 0);
+    long hw = lp.stateMachine.highWatermark();
+    try (RawConnection c = connect(leader)) {
+      for (int i = 0; i < 5; i++) {
+        long start = System.nanoTime();
+        var reply = c.call(Request.newBuilder().setCorrelationId(20 + i).setApiKey(ApiKey.FETCH)
+            .setFetch(FetchRequest.newBuilder().setMaxWaitMs(200).setMinBytes(1).setMaxBytes(1 << 20)
+                .addPartitions(PartitionFetch.newBuilder().setTopic("edge").setPartition(0).setOffset(hw)
+                    .setMaxBytes(1 << 20)))
+            .build());
+        assertThat(reply.header().getFetch().getResults(0).getRecordsSize()).isZero();
+        assertThat(System.nanoTime() - start).isGreaterThanOrEqualTo(Duration.ofMillis(150).toNanos());
+      }
+    }
+    assertThat(lp.waiterCount()).isZero();
+  }
+
+  @Test
   void shouldAnswerNotLeaderWithTheLeadersAddressFromAFollower() throws Exception {
     int leader = cluster.awaitLeaderOf("edge", 0);
     int follower = leader == 1 ? 2 : 1;

@@ -23,7 +23,15 @@ public final class ProducerBatch {
   final int capacityBytes;
   final long createdNanos;
   final long deadlineNanos;
-  private final ByteBuffer buf;
+  /**
+   * The encoded records, in chunks allocated as the batch grows (16 KiB, doubling up to 256 KiB), so a
+   * batch that lingers out with a few records costs a few KiB, not its whole capacity. Buffer memory
+   * is accounted for the full capacity up front, in {@link RecordAccumulator}.
+   */
+  private final List<ByteBuffer> chunks = new ArrayList<>(2);
+  private ByteBuffer current;
+  private int nextChunkBytes = FIRST_CHUNK_BYTES;
+  private int sizeBytes;
   private final List<CompletableFuture<RecordMetadata>> futures = new ArrayList<>();
   private final AtomicBoolean completed = new AtomicBoolean();
   /** Completes (never exceptionally) once every future of the batch completed. */
@@ -45,10 +53,12 @@ public final class ProducerBatch {
   ProducerBatch(TopicPartition tp, int capacityBytes, long nowNanos, long deliveryTimeoutNanos) {
     this.tp = tp;
     this.capacityBytes = capacityBytes;
-    this.buf = ByteBuffer.allocate(capacityBytes);
     this.createdNanos = nowNanos;
     this.deadlineNanos = nowNanos + deliveryTimeoutNanos;
   }
+
+  static final int FIRST_CHUNK_BYTES = 16 * 1024;
+  static final int MAX_CHUNK_BYTES = 256 * 1024;
 
   /** Appends a record of {@code size} encoded bytes, or returns null (and seals) if it does not fit. */
   CompletableFuture<RecordMetadata> tryAppend(long timestamp, byte[] key, byte[] value, Map<String, byte[]> headers,
@@ -56,16 +66,23 @@ public final class ProducerBatch {
     if (sealed) {
       return null;
     }
-    if (buf.remaining() < size) {
+    if (capacityBytes - sizeBytes < size) {
       sealed = true;
       return null;
     }
-    RecordCodec.write(buf, timestamp, key, value, headers);
+    if (current == null || current.remaining() < size) {
+      int chunk = Math.max(size, Math.min(capacityBytes - sizeBytes, nextChunkBytes));
+      nextChunkBytes = Math.min(MAX_CHUNK_BYTES, nextChunkBytes * 2);
+      current = ByteBuffer.allocate(chunk);
+      chunks.add(current);
+    }
+    RecordCodec.write(current, timestamp, key, value, headers);
+    sizeBytes += size;
     recordCount++;
     maxTimestamp = Math.max(maxTimestamp, timestamp);
     CompletableFuture<RecordMetadata> f = new CompletableFuture<>();
     futures.add(f);
-    if (buf.remaining() == 0) {
+    if (sizeBytes == capacityBytes) {
       sealed = true;
     }
     return f;
@@ -73,17 +90,25 @@ public final class ProducerBatch {
 
   /** Whether a record of {@code size} bytes would fit now. */
   boolean hasRoomFor(int size) {
-    return !sealed && buf.remaining() >= size;
+    return !sealed && capacityBytes - sizeBytes >= size;
   }
 
   /** Encoded bytes of the records. */
   int sizeBytes() {
-    return buf.position();
+    return sizeBytes;
   }
 
-  /** A fresh wrapper of the records for one send (the network releases it). */
+  /** A fresh wrapper of the records for one send (the network releases it); no copy. */
   ByteBuf payload() {
-    return Unpooled.wrappedBuffer(buf.array(), 0, buf.position());
+    if (chunks.size() == 1) {
+      return Unpooled.wrappedBuffer(current.array(), 0, current.position());
+    }
+    ByteBuf[] parts = new ByteBuf[chunks.size()];
+    for (int i = 0; i < parts.length; i++) {
+      ByteBuffer c = chunks.get(i);
+      parts[i] = Unpooled.wrappedBuffer(c.array(), 0, c.position());
+    }
+    return Unpooled.wrappedBuffer(parts.length, parts);
   }
 
   /** Completes every future with offsets from {@code baseOffset} (-1 = unknown); true the first time only. */
