@@ -81,7 +81,7 @@ class ReplicatedLogIT {
       int leader = cluster.awaitLeaderOf("snap", 0);
       int follower = leader % 3 + 1;
       Workload w = new Workload("snap", 1);
-      ProducerConfig smallBatches = ProducerConfig.builder().linger(Duration.ofMillis(1)).batchSizeBytes(512).build();
+      ProducerConfig smallBatches = ProducerConfig.builder().linger(Duration.ofMillis(1)).batchSizeBytes(256).build();
       try (Producer producer = client.producer(smallBatches)) {
         w.send(producer, 0, 300);
         producer.flush();
@@ -90,7 +90,7 @@ class ReplicatedLogIT {
       long followerApplied = TestCluster.division(cluster.node(follower), "snap", 0).getInfo().getLastAppliedIndex();
       cluster.stop(follower);
       try (Producer producer = client.producer(smallBatches)) {
-        w.send(producer, 300, 1_500);
+        w.send(producer, 300, 3_000);
         producer.flush();
         w.awaitSends(Duration.ofSeconds(120));
       }
@@ -106,7 +106,7 @@ class ReplicatedLogIT {
       assertThat(caughtUp.log().segmentFiles()).as("segments came with the snapshot").hasSizeGreaterThan(1);
       assertThat(caughtUp.log().logStartOffset()).isZero();
       assertThat(w.failed).isEmpty();
-      assertThat(w.verify(Workload.readAll(client, "snap", 1, 1_500, Duration.ofSeconds(60)))).isEqualTo(1_500);
+      assertThat(w.verify(Workload.readAll(client, "snap", 1, 3_000, Duration.ofSeconds(60)))).isEqualTo(3_000);
     }
   }
 

@@ -16,6 +16,7 @@ public final class ProducerConfig {
   private final boolean idempotent;
   private final int maxMessageBytes;
   private final int maxRequestBytes;
+  private final int maxInFlightPerPartition;
 
   private ProducerConfig(Builder b) {
     this.acks = Objects.requireNonNull(b.acks, "acks");
@@ -29,6 +30,10 @@ public final class ProducerConfig {
     this.deliveryTimeout = ClientConfig.positive(b.deliveryTimeout, "deliveryTimeout");
     this.requestTimeout = ClientConfig.positive(b.requestTimeout, "requestTimeout");
     this.retryBackoff = nonNegative(b.retryBackoff, "retryBackoff");
+    if (b.maxInFlightPerPartition < 1 || b.maxInFlightPerPartition > 16) {
+      throw new IllegalArgumentException("maxInFlightPerPartition must be 1..16: " + b.maxInFlightPerPartition);
+    }
+    this.maxInFlightPerPartition = b.maxInFlightPerPartition;
     this.idempotent = b.idempotent;
     this.maxMessageBytes = atLeast(b.maxMessageBytes, 1, "maxMessageBytes");
     this.maxRequestBytes = atLeast(b.maxRequestBytes, 1024, "maxRequestBytes");
@@ -99,6 +104,15 @@ public final class ProducerConfig {
     return retryBackoff;
   }
 
+  /**
+   * Batches of one partition an idempotent producer may have in flight at once (default 5). The broker
+   * appends them only in sequence order, so order holds; more in flight hides the Raft round trip. A
+   * producer that is not idempotent always keeps one in flight, since its retries could reorder.
+   */
+  public int maxInFlightPerPartition() {
+    return maxInFlightPerPartition;
+  }
+
   /** Whether batches carry a producer id and sequence so that retries are not duplicated (default true). */
   public boolean idempotent() {
     return idempotent;
@@ -124,6 +138,7 @@ public final class ProducerConfig {
     private Duration deliveryTimeout = Duration.ofSeconds(120);
     private Duration requestTimeout = Duration.ofSeconds(30);
     private Duration retryBackoff = Duration.ofMillis(100);
+    private int maxInFlightPerPartition = 5;
     private boolean idempotent = true;
     private int maxMessageBytes = 1024 * 1024;
     private int maxRequestBytes = 8 * 1024 * 1024;
@@ -169,6 +184,12 @@ public final class ProducerConfig {
     /** See {@link ProducerConfig#requestTimeout()}. */
     public Builder requestTimeout(Duration requestTimeout) {
       this.requestTimeout = requestTimeout;
+      return this;
+    }
+
+    /** See {@link ProducerConfig#maxInFlightPerPartition()}. */
+    public Builder maxInFlightPerPartition(int maxInFlightPerPartition) {
+      this.maxInFlightPerPartition = maxInFlightPerPartition;
       return this;
     }
 

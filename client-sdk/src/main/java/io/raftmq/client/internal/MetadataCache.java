@@ -51,6 +51,7 @@ public final class MetadataCache {
   private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), -1, 0);
   private volatile boolean updateRequested = true;
   private volatile HostPort metadataLeaderHint;
+  private final java.util.Map<HostPort, Long> unreachableSince = new java.util.concurrent.ConcurrentHashMap<>();
   private CompletableFuture<ClusterMetadata> inFlight; // guarded by this
 
   /** A cache that refreshes through {@code network}. */
@@ -166,19 +167,36 @@ public final class MetadataCache {
   /** The metadata leader if known (from metadata or a hint), else some node. */
   public HostPort metadataLeaderOrAny() {
     HostPort hint = metadataLeaderHint;
-    if (hint != null) {
+    if (hint != null && !recentlyUnreachable(hint)) {
       return hint;
     }
     NodeAddress leader = snapshot.nodes.get(snapshot.metadataLeader);
     if (leader != null) {
-      return new HostPort(leader.host(), leader.port());
+      HostPort hp = new HostPort(leader.host(), leader.port());
+      if (!recentlyUnreachable(hp)) {
+        return hp;
+      }
     }
     return anyNode();
   }
 
-  /** Some node, rotating over known nodes and bootstrap addresses. */
+  /** Some node, rotating over known nodes and bootstrap addresses, avoiding ones that just failed. */
   public HostPort anyNode() {
-    return candidates().get(0); // candidates() already rotates
+    List<HostPort> candidates = candidates(); // already rotated
+    for (HostPort hp : candidates) {
+      if (!recentlyUnreachable(hp)) {
+        return hp;
+      }
+    }
+    return candidates.get(0);
+  }
+
+  /** How long a node that could not be reached is passed over when any node would do. */
+  private static final long UNREACHABLE_AVOID_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+
+  private boolean recentlyUnreachable(HostPort node) {
+    Long since = unreachableSince.get(node);
+    return since != null && System.nanoTime() - since < UNREACHABLE_AVOID_NANOS;
   }
 
   /** Remembers where the metadata leader is (from a NOT_LEADER hint); null forgets it. */
@@ -192,6 +210,7 @@ public final class MetadataCache {
 
   /** A request to {@code node} failed on the network: forget it as metadata leader and refresh soon. */
   public void onNodeUnreachable(HostPort node) {
+    unreachableSince.put(node, System.nanoTime());
     if (node.equals(metadataLeaderHint)) {
       metadataLeaderHint = null;
     }

@@ -56,6 +56,21 @@ public final class ProducerIdState {
     nextSequence.put(b.tp, increment(seq, b.recordCount));
   }
 
+  /**
+   * Stamps {@code b} like {@link #assign} if the producer id is still {@code expectedProducerId} and no
+   * reset is pending; true if {@code b} carries a sequence afterwards.
+   */
+  public synchronized boolean assignIfCurrent(ProducerBatch b, long expectedProducerId) {
+    if (b.baseSequence >= 0) {
+      return true;
+    }
+    if (resetRequested || producerId != expectedProducerId || producerId < 0) {
+      return false;
+    }
+    assign(b);
+    return true;
+  }
+
   /** Gives back {@code b}'s sequence if it is the last one assigned for its partition under this id. */
   public synchronized void rollback(ProducerBatch b) {
     if (b.baseSequence < 0 || b.producerId != producerId) {

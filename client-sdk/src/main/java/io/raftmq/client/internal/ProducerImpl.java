@@ -66,7 +66,8 @@ public final class ProducerImpl implements Producer {
     this.metadata = rt.metadata();
     this.idempotent = config.idempotent() && config.acks() != Acks.NONE;
     this.accumulator = new RecordAccumulator(new BufferPool(config.bufferMemoryBytes()), config.batchSizeBytes(),
-        config.linger().toNanos(), config.deliveryTimeout().toNanos(), this::wake);
+        config.linger().toNanos(), config.deliveryTimeout().toNanos(),
+        idempotent ? config.maxInFlightPerPartition() : 1, this::wake);
     this.senderThread = new Thread(this::runSender, "raftmq-producer-sender");
     this.senderThread.setDaemon(true);
     this.senderThread.start();
@@ -229,7 +230,14 @@ public final class ProducerImpl implements Producer {
     if (metadata.needsRefresh()) {
       metadata.maybeRefresh().whenComplete((m, e) -> wake());
     }
-    RecordAccumulator.Drained d = accumulator.drain(now, this::leaderAddress, config.maxRequestBytes());
+    RecordAccumulator.Drained d;
+    if (idempotent) {
+      long currentId = pid.producerId();
+      d = accumulator.drain(now, this::leaderAddress, config.maxRequestBytes(), currentId,
+          b -> pid.assignIfCurrent(b, currentId));
+    } else {
+      d = accumulator.drain(now, this::leaderAddress, config.maxRequestBytes());
+    }
     if (!d.unknownLeaders.isEmpty()) {
       metadata.requestUpdate();
       metadata.maybeRefresh().whenComplete((m, e) -> wake());
@@ -292,9 +300,6 @@ public final class ProducerImpl implements Producer {
         .setTimeoutMs((int) Math.min(Integer.MAX_VALUE, config.requestTimeout().toMillis()));
     CompositeByteBuf body = Unpooled.compositeBuffer(Math.max(2, batches.size()));
     for (ProducerBatch b : batches) {
-      if (idempotent) {
-        pid.assign(b);
-      }
       b.attempts++;
       pr.addBatches(PartitionBatch.newBuilder()
           .setTopic(b.tp.topic()).setPartition(b.tp.partition())
@@ -369,13 +374,21 @@ public final class ProducerImpl implements Producer {
 
   private void retryOrFail(ProducerBatch b, RaftMqException e, io.raftmq.protocol.LeaderHint hint,
       boolean outcomeUnknown) {
+    long now = System.nanoTime();
+    if (e.code() == ErrorCode.OUT_OF_ORDER_SEQUENCE && running && accumulator.hasIncompletePredecessor(b)
+        && now - b.deadlineNanos < 0) {
+      // A gap behind a batch of this partition that is still on its way (or being retried): not written;
+      // send it again once everything before it went out.
+      log.debug("resending {} after its predecessor", b);
+      accumulator.reenqueue(b, now);
+      return;
+    }
     if (outcomeUnknown) {
       b.maybeWritten = true;
     }
     if (Errors.needsMetadataRefresh(e.code()) || outcomeUnknown) {
       metadata.onLeaderError(b.tp, hint);
     }
-    long now = System.nanoTime();
     long retryAt = now + config.retryBackoff().toNanos();
     if (e.isRetriable() && running && retryAt - b.deadlineNanos < 0) {
       log.debug("retrying {} after {}", b, e.getMessage());

@@ -20,7 +20,10 @@ import java.util.function.Function;
 /**
  * The producer's queue: per partition a deque of batches, oldest first, whose memory comes from a
  * {@link BufferPool}. Senders append; the sender thread {@link #drain}s ready batches (full, lingered
- * long enough, or flushing) with at most one batch in flight per partition, so that retries keep order.
+ * long enough, or flushing), up to {@code maxInFlightPerPartition} in flight per partition, in deque
+ * order, so that sequence numbers follow the deque. The broker appends an idempotent producer's
+ * batches only in sequence order, so several in flight cannot reorder a partition; a batch bounced
+ * for a gap ({@code OUT_OF_ORDER_SEQUENCE} behind an unfinished predecessor) is retried after it.
  * Thread-safe: each deque is guarded by its own monitor; nothing blocks while holding one.
  */
 public final class RecordAccumulator {
@@ -32,6 +35,7 @@ public final class RecordAccumulator {
   private final Set<ProducerBatch> incomplete = ConcurrentHashMap.newKeySet();
   private final AtomicInteger flushesInProgress = new AtomicInteger();
   private final Runnable wakeSender;
+  private final int maxInFlightPerPartition;
   private volatile boolean closing;
 
   /**
@@ -40,6 +44,16 @@ public final class RecordAccumulator {
    */
   public RecordAccumulator(BufferPool pool, int batchSizeBytes, long lingerNanos, long deliveryTimeoutNanos,
       Runnable wakeSender) {
+    this(pool, batchSizeBytes, lingerNanos, deliveryTimeoutNanos, 1, wakeSender);
+  }
+
+  /** An accumulator that lets up to {@code maxInFlightPerPartition} batches of a partition be in flight. */
+  public RecordAccumulator(BufferPool pool, int batchSizeBytes, long lingerNanos, long deliveryTimeoutNanos,
+      int maxInFlightPerPartition, Runnable wakeSender) {
+    if (maxInFlightPerPartition < 1) {
+      throw new IllegalArgumentException("maxInFlightPerPartition must be >= 1");
+    }
+    this.maxInFlightPerPartition = maxInFlightPerPartition;
     this.pool = pool;
     this.batchSizeBytes = batchSizeBytes;
     this.lingerNanos = lingerNanos;
@@ -128,50 +142,92 @@ public final class RecordAccumulator {
     public long nextReadyNanos = Long.MAX_VALUE;
   }
 
-  /**
-   * Takes the first batch of each partition that is ready and not muted (a batch of that partition in
-   * flight), marks it sealed and in flight, and groups them by the leader that {@code leaderOf} names,
-   * at most {@code maxRequestBytes} of records per node (at least one batch).
-   */
+  /** Gives a batch its producer id and sequence on its first send; false if it cannot now. */
+  @FunctionalInterface
+  public interface Stamper {
+    boolean stamp(ProducerBatch batch);
+  }
+
+  /** {@link #drain} without sequences (tests, and producers that are not idempotent). */
   public Drained drain(long nowNanos, Function<TopicPartition, HostPort> leaderOf, int maxRequestBytes) {
+    return drain(nowNanos, leaderOf, maxRequestBytes, -1, b -> true);
+  }
+
+  /**
+   * Takes ready batches of each partition in deque order, up to {@code maxInFlightPerPartition} in
+   * flight, marks them sealed and in flight, stamps first sends with {@code stamper}, and groups them by
+   * the leader that {@code leaderOf} names, at most {@code maxRequestBytes} of records per node (at least
+   * one batch). A partition's walk stops at the first batch that may not go yet:
+   * <ul>
+   *   <li>a retry waits until no batch before it is in flight (it would only be bounced for a gap);
+   *   <li>a first send waits while a batch before it still carries an older producer id than
+   *       {@code currentProducerId}: under a new id it would not be ordered after that batch.
+   * </ul>
+   */
+  public Drained drain(long nowNanos, Function<TopicPartition, HostPort> leaderOf, int maxRequestBytes,
+      long currentProducerId, Stamper stamper) {
     Drained d = new Drained();
     Map<HostPort, Integer> bytesByNode = new HashMap<>();
     boolean flushing = flushesInProgress.get() > 0 || closing;
     for (Map.Entry<TopicPartition, Deque<ProducerBatch>> e : batches.entrySet()) {
       Deque<ProducerBatch> deque = e.getValue();
       synchronized (deque) {
-        ProducerBatch first = deque.peekFirst();
-        if (first == null || first.inFlight) {
-          continue;
+        int inFlight = 0;
+        boolean olderIdAhead = false;
+        ProducerBatch last = deque.peekLast();
+        for (ProducerBatch b : deque) {
+          if (b.inFlight) {
+            inFlight++;
+            olderIdAhead |= b.baseSequence >= 0 && b.producerId != currentProducerId;
+            continue;
+          }
+          if (inFlight >= maxInFlightPerPartition || (b.attempts > 0 && inFlight > 0)
+              || (b.baseSequence < 0 && olderIdAhead)) {
+            break;
+          }
+          if (b.retryAtNanos > nowNanos) {
+            d.nextReadyNanos = Math.min(d.nextReadyNanos, b.retryAtNanos);
+            break;
+          }
+          long lingerEnd = b.createdNanos + lingerNanos;
+          boolean ready = b.sealed || b != last || flushing || nowNanos >= lingerEnd || b.attempts > 0;
+          if (!ready) {
+            d.nextReadyNanos = Math.min(d.nextReadyNanos, lingerEnd);
+            break;
+          }
+          HostPort leader = leaderOf.apply(e.getKey());
+          if (leader == null) {
+            d.unknownLeaders.add(e.getKey());
+            break;
+          }
+          int used = bytesByNode.getOrDefault(leader, 0);
+          if (used > 0 && used + b.sizeBytes() > maxRequestBytes) {
+            // Next round; the sender loops again at once.
+            d.nextReadyNanos = nowNanos;
+            break;
+          }
+          if (!stamper.stamp(b)) {
+            break;
+          }
+          bytesByNode.put(leader, used + b.sizeBytes());
+          b.sealed = true;
+          b.inFlight = true;
+          inFlight++;
+          olderIdAhead |= b.baseSequence >= 0 && b.producerId != currentProducerId;
+          d.byNode.computeIfAbsent(leader, k -> new ArrayList<>()).add(b);
         }
-        if (first.retryAtNanos > nowNanos) {
-          d.nextReadyNanos = Math.min(d.nextReadyNanos, first.retryAtNanos);
-          continue;
-        }
-        long lingerEnd = first.createdNanos + lingerNanos;
-        boolean ready = first.sealed || deque.size() > 1 || flushing || nowNanos >= lingerEnd || first.attempts > 0;
-        if (!ready) {
-          d.nextReadyNanos = Math.min(d.nextReadyNanos, lingerEnd);
-          continue;
-        }
-        HostPort leader = leaderOf.apply(e.getKey());
-        if (leader == null) {
-          d.unknownLeaders.add(e.getKey());
-          continue;
-        }
-        int used = bytesByNode.getOrDefault(leader, 0);
-        if (used > 0 && used + first.sizeBytes() > maxRequestBytes) {
-          // Next round; the sender loops again at once.
-          d.nextReadyNanos = nowNanos;
-          continue;
-        }
-        bytesByNode.put(leader, used + first.sizeBytes());
-        first.sealed = true;
-        first.inFlight = true;
-        d.byNode.computeIfAbsent(leader, k -> new ArrayList<>()).add(first);
       }
     }
     return d;
+  }
+
+  /** Whether a batch of {@code b}'s partition queued before it is still unfinished. */
+  public boolean hasIncompletePredecessor(ProducerBatch b) {
+    Deque<ProducerBatch> deque = batches.get(b.tp);
+    synchronized (deque) {
+      ProducerBatch first = deque.peekFirst();
+      return first != null && first != b;
+    }
   }
 
   /** Puts an in-flight batch back at the head of its partition for a retry at {@code retryAtNanos}. */

@@ -182,4 +182,83 @@ class RecordAccumulatorTest {
     assertThat(ProducerIdState.increment(Integer.MAX_VALUE, 1)).isZero();
     assertThat(ProducerIdState.increment(Integer.MAX_VALUE - 1, 3)).isEqualTo(1);
   }
+
+  private RecordAccumulator pipelined(int batchSize, int maxInFlight) {
+    return new RecordAccumulator(new BufferPool(1 << 20), batchSize, LINGER, TimeUnit.SECONDS.toNanos(120),
+        maxInFlight, wakeups::incrementAndGet);
+  }
+
+  /** Stamps first sends with consecutive sequences under {@code producerId}, as ProducerIdState does. */
+  private static RecordAccumulator.Stamper stamper(long producerId, int[] nextSequence) {
+    return b -> {
+      if (b.baseSequence < 0) {
+        b.producerId = producerId;
+        b.baseSequence = nextSequence[0];
+        nextSequence[0] += b.recordCount;
+      }
+      return true;
+    };
+  }
+
+  @Test
+  void shouldKeepUpToMaxInFlightBatchesOfAPartitionInFlightWithSequencesInQueueOrder() {
+    RecordAccumulator acc = pipelined(200, 3);
+    for (int i = 0; i < 8; i++) {
+      append(acc, TP0, 100, 0); // one ~104-byte record per 200-byte batch: 8 batches, 7 sealed
+    }
+    int[] seq = {0};
+    long now = System.nanoTime() + LINGER;
+    RecordAccumulator.Drained d = acc.drain(now, tp -> NODE, 1 << 20, 7, stamper(7, seq));
+    List<ProducerBatch> sent = d.byNode.get(NODE);
+    assertThat(sent).hasSize(3);
+    assertThat(sent).extracting(b -> b.baseSequence).containsExactly(0, 1, 2);
+    assertThat(acc.drain(now, tp -> NODE, 1 << 20, 7, stamper(7, seq)).byNode).isEmpty();
+
+    acc.remove(sent.get(0));
+    RecordAccumulator.Drained next = acc.drain(now, tp -> NODE, 1 << 20, 7, stamper(7, seq));
+    assertThat(next.byNode.get(NODE)).extracting(b -> b.baseSequence).containsExactly(3);
+  }
+
+  @Test
+  void shouldHoldARetryBackUntilNoBatchBeforeItIsInFlight() {
+    RecordAccumulator acc = pipelined(200, 5);
+    for (int i = 0; i < 3; i++) {
+      append(acc, TP0, 100, 0);
+    }
+    int[] seq = {0};
+    long now = System.nanoTime() + LINGER;
+    List<ProducerBatch> sent = acc.drain(now, tp -> NODE, 1 << 20, 7, stamper(7, seq)).byNode.get(NODE);
+    assertThat(sent).hasSize(3);
+    ProducerBatch first = sent.get(0);
+    ProducerBatch second = sent.get(1);
+    second.attempts = 1;
+    acc.reenqueue(second, now); // bounced for a gap while the first is still on its way
+    assertThat(acc.hasIncompletePredecessor(second)).isTrue();
+    assertThat(acc.hasIncompletePredecessor(first)).isFalse();
+    assertThat(acc.drain(now, tp -> NODE, 1 << 20, 7, stamper(7, seq)).byNode).isEmpty();
+
+    acc.remove(first);
+    List<ProducerBatch> retried = acc.drain(now, tp -> NODE, 1 << 20, 7, stamper(7, seq)).byNode.get(NODE);
+    assertThat(retried).containsExactly(second);
+    assertThat(second.baseSequence).as("a retry keeps its sequence").isEqualTo(1);
+  }
+
+  @Test
+  void shouldNotSendAFirstBatchUnderANewProducerIdWhileAnOlderIdsBatchIsAheadOfIt() {
+    RecordAccumulator acc = pipelined(200, 5);
+    append(acc, TP0, 100, 0);
+    int[] seq = {0};
+    long now = System.nanoTime() + LINGER;
+    List<ProducerBatch> sent = acc.drain(now, tp -> NODE, 1 << 20, 7, stamper(7, seq)).byNode.get(NODE);
+    ProducerBatch old = sent.get(0); // still on its way under id 7, which was then replaced by id 8
+    append(acc, TP0, 100, 0);
+    int[] newSeq = {0};
+    assertThat(acc.drain(now + LINGER, tp -> NODE, 1 << 20, 8, stamper(8, newSeq)).byNode)
+        .as("the new batch waits behind the id-7 batch").isEmpty();
+    acc.remove(old);
+    List<ProducerBatch> fresh = acc.drain(now + LINGER, tp -> NODE, 1 << 20, 8, stamper(8, newSeq)).byNode.get(NODE);
+    assertThat(fresh).hasSize(1);
+    assertThat(fresh.get(0).producerId).isEqualTo(8);
+    assertThat(fresh.get(0).baseSequence).isZero();
+  }
 }
