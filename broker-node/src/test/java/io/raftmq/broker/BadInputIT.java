@@ -41,8 +41,12 @@ class BadInputIT {
 
   @AfterAll
   static void stop() {
-    client.close();
-    cluster.close();
+    if (client != null) {
+      client.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
   }
 
   private static ErrorCode codeOf(Throwable t) {

@@ -50,7 +50,9 @@ class BrokerEdgeIT {
 
   @AfterAll
   static void stopCluster() {
-    cluster.close();
+    if (cluster != null) {
+      cluster.close();
+    }
   }
 
   static RawConnection connect(int nodeId) throws Exception {

@@ -10,7 +10,6 @@ import io.raftmq.client.ProducerConfig;
 import io.raftmq.client.RaftMqClient;
 import java.io.File;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -50,19 +49,11 @@ class ProcessClusterIT {
     }
   }
 
-  private void allocatePorts() throws IOException {
-    List<ServerSocket> sockets = new ArrayList<>();
+  private void allocatePorts() {
     for (int i = 0; i < 3; i++) {
-      ServerSocket a = new ServerSocket(0);
-      ServerSocket b = new ServerSocket(0);
-      ServerSocket c = new ServerSocket(0);
-      sockets.addAll(List.of(a, b, c));
-      clientPorts[i] = a.getLocalPort();
-      raftPorts[i] = b.getLocalPort();
-      httpPorts[i] = c.getLocalPort();
-    }
-    for (ServerSocket s : sockets) {
-      s.close();
+      clientPorts[i] = TestPorts.next();
+      raftPorts[i] = TestPorts.next();
+      httpPorts[i] = TestPorts.next();
     }
   }
 

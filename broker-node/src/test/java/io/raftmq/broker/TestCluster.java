@@ -8,7 +8,6 @@ import io.raftmq.raft.RaftSettings;
 import io.raftmq.raft.proto.TopicRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -57,18 +56,8 @@ public final class TestCluster implements AutoCloseable {
 
   private static int[] freePorts(int n) {
     int[] ports = new int[n];
-    List<ServerSocket> sockets = new ArrayList<>();
-    try {
-      for (int i = 0; i < n; i++) {
-        ServerSocket s = new ServerSocket(0);
-        sockets.add(s);
-        ports[i] = s.getLocalPort();
-      }
-      for (ServerSocket s : sockets) {
-        s.close();
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    for (int i = 0; i < n; i++) {
+      ports[i] = TestPorts.next();
     }
     return ports;
   }

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayInputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.ServerSocket;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -29,10 +28,8 @@ class RaftMqCliTest {
   }
 
   /** A port nothing listens on: bound, then released. */
-  static int deadPort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
+  static int deadPort() {
+    return io.raftmq.broker.TestPorts.next();
   }
 
   @Test

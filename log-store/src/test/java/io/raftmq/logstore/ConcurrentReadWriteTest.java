@@ -93,6 +93,7 @@ class ConcurrentReadWriteTest {
       for (Future<?> f : readerFutures) {
         f.get();
       }
+      failures.forEach(Throwable::printStackTrace);
       assertThat(failures).isEmpty();
       assertThat(slicesChecked.get()).isGreaterThan(100);
       assertThat(log.nextOffset()).isEqualTo(batchCount);
