@@ -194,19 +194,22 @@ final class LogSegment {
   private void onBatch(long position, int frameSize, long batchBaseOffset, int recordCount, long raftIndex,
       long batchMaxTimestamp, int crc) {
     long newMaxTimestamp = Math.max(maxTimestamp, batchMaxTimestamp);
-    if (bytesSinceLastIndexEntry >= indexIntervalBytes) {
-      int relativeOffset = (int) (batchBaseOffset - baseOffset);
-      offsetIndex.append(relativeOffset, (int) position);
-      timeIndex.maybeAppend(newMaxTimestamp, relativeOffset);
-      bytesSinceLastIndexEntry = 0;
-    }
-    bytesSinceLastIndexEntry = (int) Math.min(Integer.MAX_VALUE, (long) bytesSinceLastIndexEntry + frameSize);
+    boolean indexIt = bytesSinceLastIndexEntry >= indexIntervalBytes;
+    bytesSinceLastIndexEntry = indexIt ? frameSize
+        : (int) Math.min(Integer.MAX_VALUE, (long) bytesSinceLastIndexEntry + frameSize);
     lastRaftIndex = raftIndex;
     lastBatchPosition = position;
     lastBatchCrc = crc;
     maxTimestamp = newMaxTimestamp;
     nextOffset = batchBaseOffset + recordCount;
     sizeInBytes = position + frameSize;
+    // Index entries go in after the size is published, and readers read the indexes before the size:
+    // a reader never gets an indexed position beyond the end it sees.
+    if (indexIt) {
+      int relativeOffset = (int) (batchBaseOffset - baseOffset);
+      offsetIndex.append(relativeOffset, (int) position);
+      timeIndex.maybeAppend(newMaxTimestamp, relativeOffset);
+    }
   }
 
   /** fsyncs the segment file if it was written since the last flush. */
@@ -309,12 +312,12 @@ final class LogSegment {
    * &gt;= {@code minOffset}, raised to {@code minOffset}; -1 if none.
    */
   long offsetForTimestamp(long timestampMs, long minOffset) throws IOException {
-    long limit = sizeInBytes;
     long olderThroughRelative = timeIndex.lastRelativeOffsetBefore(timestampMs);
     long position = olderThroughRelative < 0 ? 0 : offsetIndex.floorPositionForOffset(olderThroughRelative);
     if (minOffset > baseOffset) {
       position = Math.max(position, offsetIndex.floorPositionForOffset(minOffset - baseOffset));
     }
+    long limit = sizeInBytes; // after the index reads: see onBatch
     ByteBuffer header = ByteBuffer.allocate(HEADER_SIZE);
     while (position < limit) {
       readAt(header, position, HEADER_SIZE);
