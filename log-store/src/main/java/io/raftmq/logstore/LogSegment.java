@@ -266,7 +266,7 @@ final class LogSegment {
    * Whole batches from the one containing {@code offset}, up to {@code maxBytes} (at least one batch).
    * Returns {@code null} if no published batch of this segment contains {@code offset}.
    */
-  FetchSlice read(long offset, int maxBytes) throws IOException {
+  FetchSlice read(long offset, int maxBytes, long endOffset) throws IOException {
     long limit = sizeInBytes;
     ByteBuffer header = ByteBuffer.allocate(RECORD_COUNT + Integer.BYTES);
     long position = offsetIndex.floorPositionForOffset(offset - baseOffset);
@@ -297,7 +297,8 @@ final class LogSegment {
       while (p < limit) {
         readAt(header, p, LOG_OVERHEAD);
         long next = p + LOG_OVERHEAD + header.getInt(LENGTH);
-        if (next > budgetEnd) {
+        if (next > budgetEnd || header.getLong(BASE_OFFSET) >= endOffset) {
+          // past the budget, or appended here but not yet published by the log
           break;
         }
         p = next;
@@ -311,7 +312,7 @@ final class LogSegment {
    * Base offset of the first batch with maxTimestamp &gt;= {@code timestampMs} that holds an offset
    * &gt;= {@code minOffset}, raised to {@code minOffset}; -1 if none.
    */
-  long offsetForTimestamp(long timestampMs, long minOffset) throws IOException {
+  long offsetForTimestamp(long timestampMs, long minOffset, long endOffset) throws IOException {
     long olderThroughRelative = timeIndex.lastRelativeOffsetBefore(timestampMs);
     long position = olderThroughRelative < 0 ? 0 : offsetIndex.floorPositionForOffset(olderThroughRelative);
     if (minOffset > baseOffset) {
@@ -322,6 +323,9 @@ final class LogSegment {
     while (position < limit) {
       readAt(header, position, HEADER_SIZE);
       long batchBase = header.getLong(BASE_OFFSET);
+      if (batchBase >= endOffset) {
+        return -1; // appended here but not yet published by the log
+      }
       if (batchBase + header.getInt(RECORD_COUNT) > minOffset && header.getLong(MAX_TIMESTAMP) >= timestampMs) {
         return Math.max(batchBase, minOffset);
       }

@@ -369,7 +369,7 @@ public final class PartitionLog implements Closeable {
     }
     FetchSlice slice;
     try {
-      slice = segment.read(offset, maxBytes);
+      slice = segment.read(offset, maxBytes, end);
     } catch (ClosedChannelException e) {
       if (segment.isDeleted()) {
         throw new OffsetOutOfRangeException(offset, logStartOffset, nextOffset);
@@ -390,13 +390,14 @@ public final class PartitionLog implements Closeable {
    */
   public long offsetForTimestamp(long timestampMs) throws IOException {
     ensureOpen();
+    long end = nextOffset; // read first: only batches published to the log's readers count
     long start = logStartOffset; // volatile read: orders the reads below after the last published append
     for (LogSegment segment : segments) {
       if (segment.nextOffset() <= start || segment.maxTimestamp() < timestampMs) {
         continue;
       }
       try {
-        long found = segment.offsetForTimestamp(timestampMs, start);
+        long found = segment.offsetForTimestamp(timestampMs, start, end);
         if (found >= 0) {
           return found;
         }
