@@ -28,12 +28,12 @@ final class BrokerMetrics {
       .register(registry);
   private final Counter messagesIn = Counter.builder()
       .name("raftmq_messages_in_total")
-      .help("Records proposed for append, by topic")
+      .help("Records appended (committed and applied on this leader), by topic; retried duplicates not counted")
       .labelNames("topic")
       .register(registry);
   private final Counter bytesIn = Counter.builder()
       .name("raftmq_bytes_in_total")
-      .help("Record bytes proposed for append, by topic")
+      .help("Record bytes appended (committed and applied on this leader), by topic")
       .labelNames("topic")
       .register(registry);
   private final Counter bytesOut = Counter.builder()

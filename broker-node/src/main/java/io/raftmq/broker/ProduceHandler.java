@@ -180,7 +180,6 @@ final class ProduceHandler {
         lp.stateMachine.cancelLeaderAppend(callId);
       }
     }, timeoutMs, TimeUnit.MILLISECONDS);
-    ctx.metrics.messagesIn(batch.getTopic(), batch.getRecordCount(), batch.getRecordsSize());
     return result;
   }
 
@@ -194,6 +193,8 @@ final class ProduceHandler {
       }
       switch (r.getStatus()) {
         case APPENDED:
+          ctx.metrics.messagesIn(batch.getTopic(), batch.getRecordCount(), batch.getRecordsSize());
+          return ok(batch, r.getBaseOffset(), r.getLogTimeMs());
         case DUPLICATE:
           return ok(batch, r.getBaseOffset(), r.getLogTimeMs());
         case DUPLICATE_UNKNOWN_OFFSET:
