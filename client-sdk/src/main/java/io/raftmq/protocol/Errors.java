@@ -12,6 +12,7 @@ public final class Errors {
       case REQUEST_TIMED_OUT:
       case THROTTLED:
       case UNKNOWN_PARTITION:
+      case METADATA_BEHIND:
         return true;
       default:
         return false;

@@ -1,6 +1,7 @@
 package io.raftmq.metadata;
 
 import io.raftmq.raft.proto.CreateTopic;
+import io.raftmq.raft.proto.GroupRecord;
 import io.raftmq.raft.proto.MetadataCommand;
 import io.raftmq.raft.proto.MetadataReply;
 import io.raftmq.raft.proto.MetadataSnapshot;
@@ -30,6 +31,7 @@ public final class MetadataCore {
   private long nextProducerId = 1;
   private long nextTopicId = 1;
   private long logTimeMs;
+  private final ConsumerGroups groups = new ConsumerGroups();
   private volatile MetadataView view = MetadataView.EMPTY;
 
   /** Applies one committed command. Never throws for a bad request: the reply says what was wrong. */
@@ -48,6 +50,18 @@ public final class MetadataCore {
         break;
       case ALLOCATE_PRODUCER_ID:
         reply = MetadataReply.newBuilder().setStatus(MetadataStatus.OK).setProducerId(nextProducerId++).build();
+        break;
+      case JOIN_GROUP:
+        reply = groups.join(command.getJoinGroup(), logTimeMs, partitionCounts());
+        break;
+      case LEAVE_GROUP:
+        reply = groups.leave(command.getLeaveGroup(), logTimeMs, partitionCounts());
+        break;
+      case UPDATE_MEMBER_ASSIGNMENT:
+        reply = groups.update(command.getUpdateMemberAssignment(), logTimeMs);
+        break;
+      case DELETE_GROUP:
+        reply = groups.delete(command.getDeleteGroup());
         break;
       case COMMAND_NOT_SET:
       default:
@@ -85,6 +99,7 @@ public final class MetadataCore {
         .addAllAssignments(c.getAssignmentsList())
         .setCreatedAtMs(logTimeMs)
         .build());
+    groups.onTopicsChanged(java.util.Set.of(c.getName()), logTimeMs, partitionCounts());
     return MetadataReply.newBuilder().setStatus(MetadataStatus.OK).setTopicId(topicId).build();
   }
 
@@ -94,7 +109,19 @@ public final class MetadataCore {
       return error(MetadataStatus.TOPIC_NOT_FOUND, "topic '" + name + "' does not exist");
     }
     deleted.add(t);
+    groups.onTopicsChanged(java.util.Set.of(name), logTimeMs, partitionCounts());
     return MetadataReply.newBuilder().setStatus(MetadataStatus.OK).setTopicId(t.getTopicId()).build();
+  }
+
+  private Map<String, Integer> partitionCounts() {
+    Map<String, Integer> counts = new TreeMap<>();
+    topics.forEach((name, t) -> counts.put(name, t.getPartitions()));
+    return counts;
+  }
+
+  /** "Empty" (no members), "Stable" (every member consumes its target) or "Reconciling". */
+  public static String groupState(GroupRecord g) {
+    return ConsumerGroups.state(g);
   }
 
   private static MetadataReply error(MetadataStatus status, String message) {
@@ -103,7 +130,8 @@ public final class MetadataCore {
 
   private void publish() {
     view = new MetadataView(Collections.unmodifiableMap(new TreeMap<>(nodes)),
-        Collections.unmodifiableMap(new TreeMap<>(topics)), List.copyOf(deleted));
+        Collections.unmodifiableMap(new TreeMap<>(topics)), List.copyOf(deleted),
+        Collections.unmodifiableMap(new TreeMap<>(groups.groups())));
   }
 
   /** The current metadata; immutable, safe from any thread. */
@@ -120,6 +148,8 @@ public final class MetadataCore {
         .setNextTopicId(nextTopicId)
         .addAllDeletedTopics(deleted)
         .setAppliedIndex(appliedIndex)
+        .addAllGroups(groups.groups().values())
+        .putAllDeletedGroupGenerations(groups.deletedGenerations())
         .build();
   }
 
@@ -133,13 +163,18 @@ public final class MetadataCore {
     nextProducerId = s.getNextProducerId();
     nextTopicId = s.getNextTopicId();
     logTimeMs = s.getLogTimeMs();
+    groups.load(s.getGroupsList(), s.getDeletedGroupGenerationsMap());
     publish();
   }
 
   /** An immutable view of the metadata. */
   public record MetadataView(Map<Integer, NodeRecord> nodes, Map<String, TopicRecord> topics,
-      List<TopicRecord> deletedTopics) {
-    static final MetadataView EMPTY = new MetadataView(Map.of(), Map.of(), List.of());
+      List<TopicRecord> deletedTopics, Map<String, GroupRecord> groups) {
+    static final MetadataView EMPTY = new MetadataView(Map.of(), Map.of(), List.of(), Map.of());
+
+    public GroupRecord group(String name) {
+      return groups.get(name);
+    }
 
     public TopicRecord topic(String name) {
       return topics.get(name);

@@ -2,11 +2,17 @@ package io.raftmq.partition;
 
 import io.raftmq.logstore.PartitionLog;
 import io.raftmq.raft.proto.AppendBatch;
+import io.raftmq.raft.proto.ClaimPartition;
+import io.raftmq.raft.proto.CommitOffset;
+import io.raftmq.raft.proto.GroupOffset;
 import io.raftmq.raft.proto.PartitionCommand;
 import io.raftmq.raft.proto.PartitionReply;
 import io.raftmq.raft.proto.PartitionSnapshot;
 import io.raftmq.raft.proto.PartitionStatus;
 import java.io.IOException;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The logic of one partition: {@code apply(command, raftIndex) -> reply}, deterministic, with no Ratis,
@@ -30,6 +36,8 @@ public final class PartitionCore {
   private long logTimeMs;
   private long logStartOffset;
   private long lastExpiryCheckMs;
+  /** Consumer groups' committed offsets here; values are immutable, replaced on change (readers: any thread). */
+  private final Map<String, GroupOffset> groups = new ConcurrentHashMap<>();
 
   /** A fresh partition over {@code log}; replay of the Raft log rebuilds the state. */
   public PartitionCore(PartitionLog log) {
@@ -50,6 +58,9 @@ public final class PartitionCore {
     core.logStartOffset = snapshot.getLogStartOffset();
     core.lastExpiryCheckMs = snapshot.getLogTimeMs();
     core.producers.load(snapshot.getProducersList());
+    for (GroupOffset g : snapshot.getGroupOffsetsList()) {
+      core.groups.put(g.getGroup(), g);
+    }
     return core;
   }
 
@@ -63,6 +74,14 @@ public final class PartitionCore {
     switch (command.getCommandCase()) {
       case APPEND_BATCH:
         return append(command.getAppendBatch(), raftIndex);
+      case COMMIT_OFFSET:
+        return commitOffset(command.getCommitOffset());
+      case CLAIM_PARTITION:
+        return claim(command.getClaimPartition());
+      case DELETE_GROUP_OFFSET: {
+        GroupOffset removed = groups.remove(command.getDeleteGroupOffset().getGroup());
+        return groupReply(PartitionStatus.DONE, removed == null ? "no offsets" : "", null);
+      }
       case COMMAND_NOT_SET:
       default:
         return reply(PartitionStatus.INVALID_COMMAND, "unknown command " + command.getCommandCase(), -1);
@@ -109,6 +128,78 @@ public final class PartitionCore {
     return reply(PartitionStatus.APPENDED, "", baseOffset);
   }
 
+  /**
+   * Stores a group's committed offset. Refused (and nothing changes) when the generation is older than
+   * the group's fence here, or the offset lies outside [0, high watermark].
+   */
+  private PartitionReply commitOffset(CommitOffset c) {
+    if (c.getGroup().isEmpty()) {
+      return groupReply(PartitionStatus.INVALID_COMMAND, "no group", null);
+    }
+    GroupOffset current = groups.get(c.getGroup());
+    if (current != null && c.getGeneration() < current.getGeneration()) {
+      return groupReply(PartitionStatus.GENERATION_FENCED, "generation " + c.getGeneration()
+          + " of group '" + c.getGroup() + "' is older than " + current.getGeneration()
+          + ", the generation that last claimed or committed here", current);
+    }
+    if (c.getOffset() < 0 || c.getOffset() > nextOffset) {
+      return groupReply(PartitionStatus.OFFSET_OUT_OF_RANGE, "offset " + c.getOffset()
+          + " is outside [0, " + nextOffset + "] (the high watermark)", current);
+    }
+    GroupOffset next = GroupOffset.newBuilder()
+        .setGroup(c.getGroup())
+        .setOffset(c.getOffset())
+        .setGeneration(Math.max(c.getGeneration(), current == null ? 0 : current.getGeneration()))
+        .setMemberId(c.getMemberId())
+        .setMetadata(c.getMetadata())
+        .setCommitLogTimeMs(logTimeMs)
+        .build();
+    groups.put(c.getGroup(), next);
+    return groupReply(PartitionStatus.DONE, "", next);
+  }
+
+  /** Raises the group's fence to the claimer's generation and returns the offset it resumes from. */
+  private PartitionReply claim(ClaimPartition c) {
+    if (c.getGroup().isEmpty()) {
+      return groupReply(PartitionStatus.INVALID_COMMAND, "no group", null);
+    }
+    GroupOffset current = groups.get(c.getGroup());
+    if (current != null && c.getGeneration() < current.getGeneration()) {
+      return groupReply(PartitionStatus.GENERATION_FENCED, "generation " + c.getGeneration()
+          + " of group '" + c.getGroup() + "' is older than " + current.getGeneration(), current);
+    }
+    GroupOffset next = (current == null
+        ? GroupOffset.newBuilder().setGroup(c.getGroup()).setOffset(-1)
+        : current.toBuilder())
+        .setGeneration(c.getGeneration())
+        .setMemberId(c.getMemberId())
+        .build();
+    groups.put(c.getGroup(), next);
+    return groupReply(PartitionStatus.DONE, "", next);
+  }
+
+  private PartitionReply groupReply(PartitionStatus status, String message, GroupOffset g) {
+    return PartitionReply.newBuilder()
+        .setStatus(status)
+        .setMessage(message)
+        .setBaseOffset(-1)
+        .setLogTimeMs(logTimeMs)
+        .setNextOffset(nextOffset)
+        .setCommittedOffset(g == null ? -1 : g.getOffset())
+        .setGeneration(g == null ? 0 : g.getGeneration())
+        .build();
+  }
+
+  /** A group's committed offset and fence here, or null. Any thread. */
+  public GroupOffset groupOffset(String group) {
+    return groups.get(group);
+  }
+
+  /** Every group's committed offset here, by group name. Any thread (a moment's view). */
+  public Map<String, GroupOffset> groupOffsets() {
+    return Map.copyOf(groups);
+  }
+
   private void expireProducersIfDue() {
     if (logTimeMs - lastExpiryCheckMs >= EXPIRY_CHECK_INTERVAL_MS) {
       lastExpiryCheckMs = logTimeMs;
@@ -134,6 +225,7 @@ public final class PartitionCore {
         .setLogStartOffset(logStartOffset)
         .addAllProducers(producers.toProto())
         .setAppliedIndex(appliedIndex)
+        .addAllGroupOffsets(new TreeMap<>(groups).values())
         .build();
   }
 

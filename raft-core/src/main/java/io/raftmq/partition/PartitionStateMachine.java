@@ -274,6 +274,18 @@ public final class PartitionStateMachine extends BaseStateMachine {
     return c == null ? 0 : c.logStartOffset();
   }
 
+  /** A consumer group's committed offset and fence on this replica, or null. */
+  public io.raftmq.raft.proto.GroupOffset groupOffset(String group) {
+    PartitionCore c = core;
+    return c == null ? null : c.groupOffset(group);
+  }
+
+  /** Every consumer group's committed offset on this replica. */
+  public Map<String, io.raftmq.raft.proto.GroupOffset> groupOffsets() {
+    PartitionCore c = core;
+    return c == null ? Map.of() : c.groupOffsets();
+  }
+
   /** The log-store of this replica (replaced after a snapshot install). */
   public PartitionLog log() {
     return log;

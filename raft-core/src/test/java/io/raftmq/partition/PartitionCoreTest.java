@@ -6,6 +6,8 @@ import com.google.protobuf.ByteString;
 import io.raftmq.logstore.LogStoreConfig;
 import io.raftmq.logstore.PartitionLog;
 import io.raftmq.raft.proto.AppendBatch;
+import io.raftmq.raft.proto.ClaimPartition;
+import io.raftmq.raft.proto.CommitOffset;
 import io.raftmq.raft.proto.PartitionCommand;
 import io.raftmq.raft.proto.PartitionReply;
 import io.raftmq.raft.proto.PartitionSnapshot;
@@ -142,6 +144,63 @@ class PartitionCoreTest {
     }
   }
 
+  private static PartitionCommand commit(String group, long generation, long offset, long time) {
+    return PartitionCommand.newBuilder().setLeaderTimeMs(time).setCommitOffset(CommitOffset.newBuilder()
+        .setGroup(group).setMemberId("m-" + generation).setGeneration(generation).setOffset(offset)).build();
+  }
+
+  private static PartitionCommand claim(String group, String member, long generation) {
+    return PartitionCommand.newBuilder().setClaimPartition(ClaimPartition.newBuilder()
+        .setGroup(group).setMemberId(member).setGeneration(generation)).build();
+  }
+
+  @Test
+  void shouldFenceCommitsFromGenerationsOlderThanTheLastClaim() throws IOException {
+    try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+      PartitionCore core = new PartitionCore(log);
+      core.apply(append(-1, 0, 0, 10, 1), 1);
+      assertThat(core.apply(commit("g", 3, 4, 2), 2).getStatus()).isEqualTo(PartitionStatus.DONE);
+      PartitionReply claimed = core.apply(claim("g", "b", 5), 3);
+      assertThat(claimed.getStatus()).isEqualTo(PartitionStatus.DONE);
+      assertThat(claimed.getCommittedOffset()).isEqualTo(4);
+      PartitionReply zombie = core.apply(commit("g", 4, 9, 3), 4);
+      assertThat(zombie.getStatus()).isEqualTo(PartitionStatus.GENERATION_FENCED);
+      assertThat(core.groupOffset("g").getOffset()).isEqualTo(4);
+      assertThat(core.apply(claim("g", "a", 4), 5).getStatus()).isEqualTo(PartitionStatus.GENERATION_FENCED);
+      assertThat(core.apply(commit("g", 6, 7, 4), 6).getStatus()).isEqualTo(PartitionStatus.DONE);
+      assertThat(core.groupOffset("g").getGeneration()).isEqualTo(6);
+      // Another group is independent.
+      assertThat(core.apply(commit("h", 1, 2, 4), 7).getStatus()).isEqualTo(PartitionStatus.DONE);
+    }
+  }
+
+  @Test
+  void shouldRefuseOffsetsBeyondTheHighWatermarkWithoutChangingAnything() throws IOException {
+    try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+      PartitionCore core = new PartitionCore(log);
+      core.apply(append(-1, 0, 0, 10, 1), 1);
+      assertThat(core.apply(commit("g", 1, 10, 2), 2).getStatus()).isEqualTo(PartitionStatus.DONE);
+      assertThat(core.apply(commit("g", 1, 11, 2), 3).getStatus()).isEqualTo(PartitionStatus.OFFSET_OUT_OF_RANGE);
+      assertThat(core.apply(commit("g", 1, -1, 2), 4).getStatus()).isEqualTo(PartitionStatus.OFFSET_OUT_OF_RANGE);
+      assertThat(core.groupOffset("g").getOffset()).isEqualTo(10);
+    }
+  }
+
+  @Test
+  void shouldKeepGroupOffsetsInTheSnapshot() throws IOException {
+    try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+      PartitionCore core = new PartitionCore(log);
+      core.apply(append(-1, 0, 0, 10, 1), 1);
+      core.apply(commit("g", 2, 7, 2), 2);
+      PartitionCore restored = PartitionCore.restore(log, core.snapshot(2));
+      assertThat(restored.groupOffset("g").getOffset()).isEqualTo(7);
+      assertThat(restored.apply(commit("g", 1, 9, 3), 3).getStatus()).isEqualTo(PartitionStatus.GENERATION_FENCED);
+      restored.apply(PartitionCommand.newBuilder().setDeleteGroupOffset(
+          io.raftmq.raft.proto.DeleteGroupOffset.newBuilder().setGroup("g")).build(), 4);
+      assertThat(restored.groupOffset("g")).isNull();
+    }
+  }
+
   /** A mix of plain appends, idempotent producers in order, retries of recent batches, gaps and old epochs. */
   private static List<PartitionCommand> randomCommands(Random random, int n) {
     List<PartitionCommand> out = new ArrayList<>();
@@ -151,7 +210,7 @@ class PartitionCoreTest {
     long time = 1;
     for (int i = 0; i < n; i++) {
       time += random.nextInt(3);
-      int kind = random.nextInt(10);
+      int kind = random.nextInt(13);
       int p = random.nextInt(3);
       int count = 1 + random.nextInt(5);
       PartitionCommand c;
@@ -162,6 +221,13 @@ class PartitionCoreTest {
         nextSeq[p] += count;
       } else if (kind < 8 && !sent.isEmpty()) {
         c = sent.get(Math.max(0, sent.size() - 1 - random.nextInt(Math.min(7, sent.size()))));
+      } else if (kind >= 10) {
+        String group = "g" + random.nextInt(3);
+        long generation = random.nextInt(4);
+        c = kind == 12
+            ? PartitionCommand.newBuilder().setLeaderTimeMs(time).setClaimPartition(
+                ClaimPartition.newBuilder().setGroup(group).setMemberId("m").setGeneration(generation)).build()
+            : commit(group, generation, random.nextInt(40), time);
       } else if (kind < 9) {
         c = append(p, epoch[p], nextSeq[p] + 1 + random.nextInt(3), count, time);
       } else {
