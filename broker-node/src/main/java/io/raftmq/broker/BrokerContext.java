@@ -10,6 +10,12 @@ import io.raftmq.raft.RaftHost;
 import io.raftmq.raft.proto.NodeRecord;
 import io.raftmq.raft.proto.TopicRecord;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.apache.ratis.protocol.RaftPeerId;
 
 /** What every request handler needs: the node's config, its Raft host, its replicas and its metrics. */
@@ -18,16 +24,68 @@ final class BrokerContext {
   final RaftHost host;
   final PartitionDirectory partitions;
   final BrokerMetrics metrics;
+  /** Timers of the request handlers (metadata waits, commit time-outs); never blocks. */
+  final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "broker-timer");
+    t.setDaemon(true);
+    return t;
+  });
+  private final ConcurrentLinkedQueue<Runnable> metadataWaiters = new ConcurrentLinkedQueue<>();
+  /** The consumer groups' coordinator (active while this node leads the metadata group). */
+  final GroupCoordinator coordinator;
 
   BrokerContext(NodeConfig config, RaftHost host, PartitionDirectory partitions, BrokerMetrics metrics) {
     this.config = config;
     this.host = host;
     this.partitions = partitions;
     this.metrics = metrics;
+    this.coordinator = new GroupCoordinator(this);
   }
 
   MetadataView metadata() {
     return host.metadata().view();
+  }
+
+  /** Called after every metadata apply: re-checks the requests waiting for this node to catch up. */
+  void onMetadata(MetadataView view) {
+    for (int n = metadataWaiters.size(); n > 0; n--) {
+      Runnable r = metadataWaiters.poll();
+      if (r == null) {
+        break;
+      }
+      r.run();
+    }
+  }
+
+  /**
+   * Completes with this node's metadata once {@code condition} holds for it, or with the metadata as
+   * it is after {@code timeoutMs} (the caller re-checks). Used where a client knows of a change (a
+   * group generation) that this node may not have applied yet.
+   */
+  CompletableFuture<MetadataView> awaitMetadata(Predicate<MetadataView> condition, long timeoutMs) {
+    CompletableFuture<MetadataView> result = new CompletableFuture<>();
+    Runnable check = new Runnable() {
+      @Override
+      public void run() {
+        MetadataView v = metadata();
+        if (condition.test(v)) {
+          result.complete(v);
+        } else if (!result.isDone()) {
+          metadataWaiters.add(this);
+          // Re-check after queueing, in case an apply ran in between.
+          if (condition.test(metadata())) {
+            metadataWaiters.remove(this);
+            result.complete(metadata());
+          }
+        }
+      }
+    };
+    check.run();
+    if (!result.isDone()) {
+      timer.schedule(() -> result.complete(metadata()), timeoutMs, TimeUnit.MILLISECONDS);
+      result.whenComplete((v, e) -> metadataWaiters.remove(check));
+    }
+    return result;
   }
 
   /** A hint naming node {@code nodeId}, or an empty hint (-1) if its address is unknown. */

@@ -92,6 +92,36 @@ final class BrokerMetrics {
         .callback(cb -> cb.call(partitions.all().values().stream().filter(lp -> lp.leaderNodeId() < 0).count()))
         .register(registry);
     GaugeWithCallback.builder()
+        .name("raftmq_consumer_group_lag")
+        .help("High watermark minus the group's committed offset, exported by the partition's leader")
+        .labelNames("group", "topic", "partition")
+        .callback(cb -> partitions.all().values().forEach(lp -> {
+          if (!lp.isLeader()) {
+            return;
+          }
+          long hw = lp.stateMachine.highWatermark();
+          lp.stateMachine.groupOffsets().forEach((group, g) -> {
+            if (g.getOffset() >= 0) {
+              cb.call(Math.max(0, hw - g.getOffset()), group, lp.topic, String.valueOf(lp.partition));
+            }
+          });
+        }))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("raftmq_consumer_group_committed_offset")
+        .help("The group's committed offset, exported by the partition's leader")
+        .labelNames("group", "topic", "partition")
+        .callback(cb -> partitions.all().values().forEach(lp -> {
+          if (lp.isLeader()) {
+            lp.stateMachine.groupOffsets().forEach((group, g) -> {
+              if (g.getOffset() >= 0) {
+                cb.call(g.getOffset(), group, lp.topic, String.valueOf(lp.partition));
+              }
+            });
+          }
+        }))
+        .register(registry);
+    GaugeWithCallback.builder()
         .name("raftmq_metadata_is_leader")
         .help("1 if this node leads the metadata group")
         .callback(cb -> cb.call(host.division(RaftHost.METADATA_GROUP_ID)

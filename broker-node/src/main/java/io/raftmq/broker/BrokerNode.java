@@ -67,7 +67,10 @@ public final class BrokerNode implements AutoCloseable {
 
   private void doStart() throws IOException, InterruptedException {
     Files.createDirectories(config.dataDir());
-    host.metadata().setListener(partitions::onMetadata);
+    host.metadata().setListener(view -> {
+      partitions.onMetadata(view);
+      context.onMetadata(view);
+    });
     host.start();
     partitions.onMetadata(host.metadata().view());
     metrics.registerPartitionGauges(partitions, host);
@@ -148,6 +151,8 @@ public final class BrokerNode implements AutoCloseable {
     closing = true;
     try {
       background.shutdownNow();
+      context.coordinator.close();
+      context.timer.shutdownNow();
       if (clientServer != null) {
         clientServer.close();
       }

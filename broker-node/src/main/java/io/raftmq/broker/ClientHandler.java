@@ -29,12 +29,14 @@ final class ClientHandler extends SimpleChannelInboundHandler<ByteBuf> {
   private final ProduceHandler produce;
   private final FetchHandler fetch;
   private final AdminHandler admin;
+  private final GroupHandler groups;
 
   ClientHandler(BrokerContext ctx) {
     this.ctx = ctx;
     this.produce = new ProduceHandler(ctx);
     this.fetch = new FetchHandler(ctx);
     this.admin = new AdminHandler(ctx);
+    this.groups = new GroupHandler(ctx);
   }
 
   @Override
@@ -65,6 +67,8 @@ final class ClientHandler extends SimpleChannelInboundHandler<ByteBuf> {
         case FETCH -> fetch.handle(channel, request, start);
         case METADATA, CREATE_TOPIC, DELETE_TOPIC, LIST_TOPICS, DESCRIBE_TOPIC, INIT_PRODUCER, LIST_OFFSETS ->
             admin.handle(channel, request, start);
+        case GROUP_HEARTBEAT, COMMIT_OFFSETS, FETCH_OFFSETS, LIST_GROUPS, DESCRIBE_GROUP, DELETE_GROUP ->
+            groups.handle(channel, request, start);
         case BODY_NOT_SET -> replyError(channel, request, ErrorCode.INVALID_REQUEST, "request without a body");
         default -> replyError(channel, request, ErrorCode.INVALID_REQUEST, "unknown request " + request.getBodyCase());
       }

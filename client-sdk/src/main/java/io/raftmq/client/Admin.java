@@ -24,4 +24,23 @@ public interface Admin {
 
   /** One topic's partitions, leaders, offsets and configuration; fails with {@code UNKNOWN_TOPIC}. */
   CompletableFuture<TopicDescription> describeTopic(String name);
+
+  /** Every consumer group, sorted by name. */
+  CompletableFuture<List<GroupListing>> listGroups();
+
+  /**
+   * A group's members, state and generation, and per partition of its topics the committed offset,
+   * high watermark and lag; fails with {@code UNKNOWN_GROUP}.
+   */
+  CompletableFuture<GroupDescription> describeGroup(String group);
+
+  /**
+   * Moves a group's committed offsets in every partition of {@code topic}. With {@code execute} false
+   * nothing changes: the plan says what would. Refused ({@code GROUP_NOT_EMPTY}) while the group has
+   * live members; {@code UNKNOWN_GROUP} for a group that does not exist.
+   */
+  CompletableFuture<OffsetResetPlan> resetOffsets(String group, String topic, OffsetResetSpec spec, boolean execute);
+
+  /** Deletes a group without live members, with its committed offsets in every partition. */
+  CompletableFuture<Void> deleteGroup(String group);
 }

@@ -7,11 +7,76 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Reads records from assigned partitions, each from its current position onwards, by fetching
- * committed batches from the partitions' leaders. Not thread-safe: use one consumer from one thread,
- * as with Kafka's consumer.
+ * Reads records from partitions, each from its current position onwards, by fetching committed batches
+ * from the partitions' leaders. Partitions come either from {@link #assign} (no group) or from
+ * {@link #subscribe} (a consumer group, {@link ConsumerConfig#groupId()}): the group's members share
+ * the partitions of the subscribed topics, resume from the group's committed offsets, and hand
+ * partitions over cooperatively when members join or leave. Not thread-safe: use one consumer from
+ * one thread, as with Kafka's consumer.
  */
 public interface Consumer extends AutoCloseable {
+  /**
+   * Joins the consumer group {@link ConsumerConfig#groupId()} subscribed to {@code topics}; partitions
+   * arrive (and leave) during later {@link #poll} calls, which call {@code listener}.
+   *
+   * @throws IllegalStateException without a group id, or after {@link #assign}
+   */
+  void subscribe(Collection<String> topics, RebalanceListener listener);
+
+  /** {@link #subscribe(Collection, RebalanceListener)} without a listener. */
+  default void subscribe(Collection<String> topics) {
+    subscribe(topics, RebalanceListener.NONE);
+  }
+
+  /** The subscribed topics (empty without a subscription). */
+  Set<String> subscription();
+
+  /** Leaves the group (committing first if auto-commit is on); the consumer may subscribe again. */
+  void unsubscribe();
+
+  /**
+   * Commits the current positions of all owned partitions (the offsets after the records polls have
+   * returned) and waits. Commit after processing: that is what makes delivery at-least-once.
+   *
+   * @throws RaftMqException e.g. {@code GENERATION_FENCED} when a partition moved to another member
+   */
+  void commitSync();
+
+  /** Commits {@code offsets} (the next offset to read, per partition) and waits. */
+  void commitSync(Map<TopicPartition, Long> offsets);
+
+  /** Commits the current positions without waiting; {@code callback} (may be null) runs in a later poll. */
+  void commitAsync(OffsetCommitCallback callback);
+
+  /** {@link #commitAsync(OffsetCommitCallback)} without a callback (failures are logged). */
+  default void commitAsync() {
+    commitAsync(null);
+  }
+
+  /** Commits {@code offsets} without waiting. */
+  void commitAsync(Map<TopicPartition, Long> offsets, OffsetCommitCallback callback);
+
+  /** The group's committed offsets of {@code partitions} (absent: nothing committed); blocks up to the request timeout. */
+  Map<TopicPartition, Long> committed(Set<TopicPartition> partitions);
+
+  /** Stops returning (and fetching) records of {@code partitions} until {@link #resume}; they stay owned. */
+  void pause(Collection<TopicPartition> partitions);
+
+  /** Undoes {@link #pause}. */
+  void resume(Collection<TopicPartition> partitions);
+
+  /** The paused partitions. */
+  Set<TopicPartition> paused();
+
+  /**
+   * Moves the positions of {@code partitions} to the first record at or after {@code timestampMs}
+   * (the high watermark if there is none).
+   */
+  void seekToTimestamp(Collection<TopicPartition> partitions, long timestampMs);
+
+  /** The group generation this member acts in, -1 without a group or before the first join. */
+  long groupGeneration();
+
   /**
    * Replaces the assignment with {@code partitions} (no consumer group). New partitions start where
    * {@link ConsumerConfig#autoOffsetReset()} says unless {@link #seek} is called; positions of
@@ -19,7 +84,7 @@ public interface Consumer extends AutoCloseable {
    */
   void assign(Collection<TopicPartition> partitions);
 
-  /** The assigned partitions. */
+  /** The partitions this consumer reads now (assigned, or owned in its group). */
   Set<TopicPartition> assignment();
 
   /**
@@ -59,7 +124,11 @@ public interface Consumer extends AutoCloseable {
   /** The high watermarks (next offset to be committed) of {@code tps}; blocks up to the request timeout. */
   Map<TopicPartition, Long> endOffsets(Collection<TopicPartition> tps);
 
-  /** Releases the consumer; fetches in flight are abandoned. Idempotent. */
+  /**
+   * Releases the consumer: in a group, commits the positions if auto-commit is on, calls the
+   * listener's revoke, and leaves the group so its partitions move at once (not after the session
+   * timeout). Fetches in flight are abandoned. Idempotent.
+   */
   @Override
   void close();
 }

@@ -10,6 +10,14 @@ public final class ConsumerConfig {
   private final int maxPartitionFetchBytes;
   private final Duration fetchMaxWait;
   private final OffsetReset autoOffsetReset;
+  private final String groupId;
+  private final boolean enableAutoCommit;
+  private final Duration autoCommitInterval;
+  private final Duration sessionTimeout;
+  private final String assignor;
+
+  /** The partition assignors a group can use. */
+  public static final java.util.Set<String> ASSIGNORS = java.util.Set.of("cooperative-sticky", "range", "round-robin");
 
   private ConsumerConfig(Builder b) {
     if (b.maxPollRecords < 1 || b.fetchMaxBytes < 1 || b.maxPartitionFetchBytes < 1) {
@@ -23,6 +31,52 @@ public final class ConsumerConfig {
       throw new IllegalArgumentException("fetchMaxWait must not be negative");
     }
     this.autoOffsetReset = Objects.requireNonNull(b.autoOffsetReset, "autoOffsetReset");
+    this.groupId = b.groupId;
+    if (groupId != null && !groupId.matches("[a-zA-Z0-9._-]{1,200}")) {
+      throw new IllegalArgumentException("group id '" + groupId + "' is invalid: use 1 to 200 of [a-zA-Z0-9._-]");
+    }
+    this.enableAutoCommit = b.enableAutoCommit;
+    this.autoCommitInterval = Objects.requireNonNull(b.autoCommitInterval, "autoCommitInterval");
+    this.sessionTimeout = Objects.requireNonNull(b.sessionTimeout, "sessionTimeout");
+    if (sessionTimeout.toMillis() < 1000 || sessionTimeout.toMillis() > 300_000) {
+      throw new IllegalArgumentException("sessionTimeout must be 1 s .. 300 s: " + sessionTimeout);
+    }
+    if (autoCommitInterval.isNegative() || autoCommitInterval.isZero()) {
+      throw new IllegalArgumentException("autoCommitInterval must be positive");
+    }
+    this.assignor = Objects.requireNonNull(b.assignor, "assignor");
+    if (!ASSIGNORS.contains(assignor)) {
+      throw new IllegalArgumentException("unknown assignor '" + assignor + "'; use one of " + ASSIGNORS);
+    }
+  }
+
+  /** The consumer group to join with {@link Consumer#subscribe} (default none). */
+  public String groupId() {
+    return groupId;
+  }
+
+  /**
+   * Whether a group member commits by itself (default true): at the start of a poll once
+   * {@link #autoCommitInterval()} has passed it commits the positions after what earlier polls
+   * returned (so at-least-once holds), before a revoke, and on close.
+   */
+  public boolean enableAutoCommit() {
+    return enableAutoCommit;
+  }
+
+  /** How often auto-commit commits (default 5 s). */
+  public Duration autoCommitInterval() {
+    return autoCommitInterval;
+  }
+
+  /** A member not heard from for this long is expired and its partitions move (default 10 s). */
+  public Duration sessionTimeout() {
+    return sessionTimeout;
+  }
+
+  /** The group's partition assignor: cooperative-sticky (default), range or round-robin. */
+  public String assignor() {
+    return assignor;
   }
 
   /** A builder with the defaults. */
@@ -67,8 +121,43 @@ public final class ConsumerConfig {
     private int maxPartitionFetchBytes = 1024 * 1024;
     private Duration fetchMaxWait = Duration.ofMillis(500);
     private OffsetReset autoOffsetReset = OffsetReset.LATEST;
+    private String groupId;
+    private boolean enableAutoCommit = true;
+    private Duration autoCommitInterval = Duration.ofSeconds(5);
+    private Duration sessionTimeout = Duration.ofSeconds(10);
+    private String assignor = "cooperative-sticky";
 
     private Builder() {}
+
+    /** See {@link ConsumerConfig#groupId()}. */
+    public Builder groupId(String groupId) {
+      this.groupId = groupId;
+      return this;
+    }
+
+    /** See {@link ConsumerConfig#enableAutoCommit()}. */
+    public Builder enableAutoCommit(boolean enableAutoCommit) {
+      this.enableAutoCommit = enableAutoCommit;
+      return this;
+    }
+
+    /** See {@link ConsumerConfig#autoCommitInterval()}. */
+    public Builder autoCommitInterval(Duration autoCommitInterval) {
+      this.autoCommitInterval = autoCommitInterval;
+      return this;
+    }
+
+    /** See {@link ConsumerConfig#sessionTimeout()}. */
+    public Builder sessionTimeout(Duration sessionTimeout) {
+      this.sessionTimeout = sessionTimeout;
+      return this;
+    }
+
+    /** See {@link ConsumerConfig#assignor()}. */
+    public Builder assignor(String assignor) {
+      this.assignor = assignor;
+      return this;
+    }
 
     /** See {@link ConsumerConfig#maxPollRecords()}. */
     public Builder maxPollRecords(int maxPollRecords) {

@@ -134,4 +134,26 @@ public final class AdminImpl implements Admin {
           return Attempt.done(MetadataCache.convert(r.getTopic()));
         }, rt.config().requestTimeout());
   }
+
+  // PLACEHOLDER-GROUPS: being implemented
+  @Override
+  public CompletableFuture<List<io.raftmq.client.GroupListing>> listGroups() {
+    throw new UnsupportedOperationException("in progress");
+  }
+
+  @Override
+  public CompletableFuture<io.raftmq.client.GroupDescription> describeGroup(String group) {
+    throw new UnsupportedOperationException("in progress");
+  }
+
+  @Override
+  public CompletableFuture<io.raftmq.client.OffsetResetPlan> resetOffsets(String group, String topic,
+      io.raftmq.client.OffsetResetSpec spec, boolean execute) {
+    throw new UnsupportedOperationException("in progress");
+  }
+
+  @Override
+  public CompletableFuture<Void> deleteGroup(String group) {
+    throw new UnsupportedOperationException("in progress");
+  }
 }

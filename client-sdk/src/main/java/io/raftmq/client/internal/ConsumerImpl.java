@@ -557,4 +557,64 @@ public final class ConsumerImpl implements Consumer {
     inFlight.clear();
     assigned.clear();
   }
+
+  // PLACEHOLDER-GROUPS: being implemented
+  @Override
+  public void subscribe(Collection<String> topics, io.raftmq.client.RebalanceListener listener) {
+    throw new UnsupportedOperationException("in progress");
+  }
+
+  @Override
+  public Set<String> subscription() {
+    return Set.of();
+  }
+
+  @Override
+  public void unsubscribe() {}
+
+  @Override
+  public void commitSync() {
+    throw new UnsupportedOperationException("in progress");
+  }
+
+  @Override
+  public void commitSync(Map<TopicPartition, Long> offsets) {
+    throw new UnsupportedOperationException("in progress");
+  }
+
+  @Override
+  public void commitAsync(io.raftmq.client.OffsetCommitCallback callback) {
+    throw new UnsupportedOperationException("in progress");
+  }
+
+  @Override
+  public void commitAsync(Map<TopicPartition, Long> offsets, io.raftmq.client.OffsetCommitCallback callback) {
+    throw new UnsupportedOperationException("in progress");
+  }
+
+  @Override
+  public Map<TopicPartition, Long> committed(Set<TopicPartition> partitions) {
+    throw new UnsupportedOperationException("in progress");
+  }
+
+  @Override
+  public void pause(Collection<TopicPartition> partitions) {}
+
+  @Override
+  public void resume(Collection<TopicPartition> partitions) {}
+
+  @Override
+  public Set<TopicPartition> paused() {
+    return Set.of();
+  }
+
+  @Override
+  public void seekToTimestamp(Collection<TopicPartition> partitions, long timestampMs) {
+    throw new UnsupportedOperationException("in progress");
+  }
+
+  @Override
+  public long groupGeneration() {
+    return -1;
+  }
 }
