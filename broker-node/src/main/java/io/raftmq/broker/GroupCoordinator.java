@@ -224,7 +224,11 @@ final class GroupCoordinator implements AutoCloseable {
     keep.retainAll(target);
     SortedSet<GroupPartition> stillHeld = new TreeSet<>(current);
     stillHeld.removeAll(target);
-    stillHeld.retainAll(owned);
+    // A report counts as a release only once the member knows this generation: an older report may
+    // predate its start of consuming a partition that this generation revokes.
+    if (req.getGeneration() == g.getGeneration()) {
+      stillHeld.retainAll(owned);
+    }
     SortedSet<GroupPartition> grant = new TreeSet<>(target);
     grant.removeAll(current);
     grant.removeAll(heldByOthers);

@@ -1,6 +1,34 @@
 package io.raftmq.client.internal;
 
 import io.raftmq.client.Admin;
+import io.raftmq.client.GroupDescription;
+import io.raftmq.client.GroupListing;
+import io.raftmq.client.OffsetResetPlan;
+import io.raftmq.client.OffsetResetSpec;
+import io.raftmq.client.TopicPartition;
+import io.raftmq.protocol.CommitOffsetsRequest;
+import io.raftmq.protocol.DeleteGroupRequest;
+import io.raftmq.protocol.DeleteGroupResponse;
+import io.raftmq.protocol.DescribeGroupRequest;
+import io.raftmq.protocol.DescribeGroupResponse;
+import io.raftmq.protocol.FetchOffsetsRequest;
+import io.raftmq.protocol.FetchOffsetsResponse;
+import io.raftmq.protocol.GroupSummary;
+import io.raftmq.protocol.ListGroupsRequest;
+import io.raftmq.protocol.ListOffsetsRequest;
+import io.raftmq.protocol.MemberDescription;
+import io.raftmq.protocol.OffsetCommit;
+import io.raftmq.protocol.PartitionCommittedOffset;
+import io.raftmq.protocol.PartitionOffsetQuery;
+import io.raftmq.protocol.PartitionOffsetResult;
+import io.raftmq.protocol.TopicPartitions;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
 import io.raftmq.client.NewTopic;
 import io.raftmq.client.RaftMqException;
 import io.raftmq.client.TopicDescription;
@@ -135,25 +163,212 @@ public final class AdminImpl implements Admin {
         }, rt.config().requestTimeout());
   }
 
-  // PLACEHOLDER-GROUPS: being implemented
+  // ---- consumer groups ----
+
   @Override
-  public CompletableFuture<List<io.raftmq.client.GroupListing>> listGroups() {
-    throw new UnsupportedOperationException("in progress");
+  public CompletableFuture<List<GroupListing>> listGroups() {
+    return rt.call("list groups", rt.metadata()::metadataLeaderOrAny,
+        () -> Request.newBuilder().setApiKey(ApiKey.LIST_GROUPS).setListGroups(ListGroupsRequest.getDefaultInstance()),
+        reply -> {
+          List<GroupListing> out = new ArrayList<>();
+          for (GroupSummary g : reply.header().getListGroups().getGroupsList()) {
+            out.add(new GroupListing(g.getName(), g.getState(), g.getGeneration(), g.getMembers(),
+                List.copyOf(g.getTopicsList())));
+          }
+          out.sort(Comparator.comparing(GroupListing::name));
+          return Attempt.done(List.copyOf(out));
+        }, rt.config().requestTimeout());
+  }
+
+  private CompletableFuture<DescribeGroupResponse> describeRaw(String group) {
+    return rt.call("describe group '" + group + "'", rt.metadata()::metadataLeaderOrAny,
+        () -> Request.newBuilder().setApiKey(ApiKey.DESCRIBE_GROUP)
+            .setDescribeGroup(DescribeGroupRequest.newBuilder().setGroup(group)),
+        reply -> {
+          DescribeGroupResponse r = reply.header().getDescribeGroup();
+          if (r.getError() != ErrorCode.NONE) {
+            return Attempt.of(new RaftMqException(r.getError(), "describe group '" + group + "': " + r.getErrorMessage()));
+          }
+          return Attempt.done(r);
+        }, rt.config().requestTimeout());
+  }
+
+  /** The partitions of the existing topics among {@code topics}. */
+  private CompletableFuture<List<TopicPartition>> partitionsOf(Collection<String> topics) {
+    if (topics.isEmpty()) {
+      return CompletableFuture.completedFuture(List.of());
+    }
+    return rt.metadata().fetch(List.copyOf(topics)).thenApply(m -> {
+      rt.metadata().update(m);
+      List<TopicPartition> out = new ArrayList<>();
+      for (String t : topics) {
+        m.topic(t).ifPresent(d -> d.partitions().forEach(p -> out.add(new TopicPartition(t, p.partition()))));
+      }
+      return out;
+    });
+  }
+
+  /** Committed offset (-1: none), high watermark and log start of each partition, from its leader. */
+  private CompletableFuture<Map<TopicPartition, PartitionCommittedOffset>> committedOffsets(String group,
+      Collection<TopicPartition> partitions) {
+    return PartitionFanOut.run(rt, "fetch offsets of group '" + group + "'", partitions,
+        tps -> Request.newBuilder().setApiKey(ApiKey.FETCH_OFFSETS).setFetchOffsets(FetchOffsetsRequest.newBuilder()
+            .setGroup(group).setGeneration(-1).addAllPartitions(ConsumerImpl.byTopic(tps))),
+        (reply, tps) -> {
+          FetchOffsetsResponse r = reply.header().getFetchOffsets();
+          Map<TopicPartition, PartitionFanOut.Outcome<PartitionCommittedOffset>> out = new LinkedHashMap<>();
+          if (r.getError() != ErrorCode.NONE) {
+            tps.forEach(tp -> out.put(tp, PartitionFanOut.Outcome.error(r.getError(), r.getErrorMessage(), null)));
+            return out;
+          }
+          for (PartitionCommittedOffset o : r.getResultsList()) {
+            out.put(new TopicPartition(o.getTopic(), o.getPartition()), o.getError() == ErrorCode.NONE
+                ? PartitionFanOut.Outcome.done(o)
+                : PartitionFanOut.Outcome.error(o.getError(), o.getErrorMessage(), o.hasLeader() ? o.getLeader() : null));
+          }
+          return out;
+        }, rt.config().requestTimeout());
+  }
+
+  private static Set<TopicPartition> toSet(List<TopicPartitions> list) {
+    Set<TopicPartition> out = new LinkedHashSet<>();
+    for (TopicPartitions tps : list) {
+      tps.getPartitionsList().forEach(p -> out.add(new TopicPartition(tps.getTopic(), p)));
+    }
+    return Collections.unmodifiableSet(out);
   }
 
   @Override
-  public CompletableFuture<io.raftmq.client.GroupDescription> describeGroup(String group) {
-    throw new UnsupportedOperationException("in progress");
+  public CompletableFuture<GroupDescription> describeGroup(String group) {
+    return describeRaw(group).thenCompose(d -> partitionsOf(d.getTopicsList()).thenCompose(tps ->
+        committedOffsets(group, tps).thenApply(offsets -> {
+          List<GroupDescription.Member> members = new ArrayList<>();
+          Map<TopicPartition, MemberDescription> owner = new LinkedHashMap<>();
+          for (MemberDescription m : d.getMembersList()) {
+            Set<TopicPartition> assignment = toSet(m.getAssignmentList());
+            assignment.forEach(tp -> owner.put(tp, m));
+            members.add(new GroupDescription.Member(m.getMemberId(), m.getClientId(), m.getClientHost(),
+                List.copyOf(m.getTopicsList()), assignment, toSet(m.getTargetList())));
+          }
+          List<GroupDescription.PartitionLag> rows = new ArrayList<>();
+          for (TopicPartition tp : tps) {
+            PartitionCommittedOffset o = offsets.get(tp);
+            long committed = o == null ? -1 : o.getOffset();
+            long hw = o == null ? -1 : o.getHighWatermark();
+            long lag = o == null ? -1 : Math.max(0, hw - (committed >= 0 ? committed : o.getLogStartOffset()));
+            MemberDescription m = owner.get(tp);
+            rows.add(new GroupDescription.PartitionLag(tp, committed, hw, lag,
+                m == null ? "" : m.getMemberId(), m == null ? "" : m.getClientHost()));
+          }
+          return new GroupDescription(d.getName(), d.getState(), d.getGeneration(), d.getAssignor(),
+              List.copyOf(members), List.copyOf(rows));
+        })));
   }
 
   @Override
-  public CompletableFuture<io.raftmq.client.OffsetResetPlan> resetOffsets(String group, String topic,
-      io.raftmq.client.OffsetResetSpec spec, boolean execute) {
-    throw new UnsupportedOperationException("in progress");
+  public CompletableFuture<OffsetResetPlan> resetOffsets(String group, String topic, OffsetResetSpec spec,
+      boolean execute) {
+    return describeRaw(group).thenCompose(d -> {
+      if (d.getMembersCount() > 0) {
+        throw new RaftMqException(ErrorCode.GROUP_NOT_EMPTY, "group '" + group + "' has " + d.getMembersCount()
+            + " live member(s): stop them before resetting offsets");
+      }
+      return partitionsOf(List.of(topic));
+    }).thenCompose(tps -> {
+      if (tps.isEmpty()) {
+        throw new RaftMqException(ErrorCode.UNKNOWN_TOPIC, "unknown topic '" + topic + "'");
+      }
+      CompletableFuture<Map<TopicPartition, Long>> byTime = spec instanceof OffsetResetSpec.ToDatetime t
+          ? listOffsets(tps, t.time().toEpochMilli()) : CompletableFuture.completedFuture(Map.of());
+      return committedOffsets(group, tps).thenCombine(byTime, (current, times) -> {
+        List<OffsetResetPlan.Row> rows = new ArrayList<>();
+        for (TopicPartition tp : tps) {
+          PartitionCommittedOffset o = current.get(tp);
+          long start = o.getLogStartOffset();
+          long hw = o.getHighWatermark();
+          long now = o.getOffset();
+          long target;
+          if (spec instanceof OffsetResetSpec.ToEarliest) {
+            target = start;
+          } else if (spec instanceof OffsetResetSpec.ToLatest) {
+            target = hw;
+          } else if (spec instanceof OffsetResetSpec.ToOffset to) {
+            target = to.offset();
+          } else if (spec instanceof OffsetResetSpec.ShiftBy by) {
+            target = (now >= 0 ? now : start) + by.delta();
+          } else {
+            target = times.getOrDefault(tp, hw);
+          }
+          rows.add(new OffsetResetPlan.Row(tp, now, Math.max(start, Math.min(hw, target))));
+        }
+        return rows;
+      });
+    }).thenCompose(rows -> {
+      OffsetResetPlan plan = new OffsetResetPlan(group, execute, List.copyOf(rows));
+      if (!execute) {
+        return CompletableFuture.completedFuture(plan);
+      }
+      Map<TopicPartition, Long> offsets = new LinkedHashMap<>();
+      rows.forEach(r -> offsets.put(r.partition(), r.newOffset()));
+      return adminCommit(group, offsets, false).thenApply(v -> plan);
+    });
+  }
+
+  /** An administrative commit (no member) or deletion of a group's offsets, to each partition's leader. */
+  private CompletableFuture<Void> adminCommit(String group, Map<TopicPartition, Long> offsets, boolean delete) {
+    return PartitionFanOut.run(rt, (delete ? "delete offsets of" : "reset offsets of") + " group '" + group + "'",
+        offsets.keySet(),
+        tps -> {
+          CommitOffsetsRequest.Builder b = CommitOffsetsRequest.newBuilder().setGroup(group).setGeneration(-1)
+              .setDelete(delete);
+          tps.forEach(tp -> b.addOffsets(OffsetCommit.newBuilder().setTopic(tp.topic()).setPartition(tp.partition())
+              .setOffset(offsets.get(tp))));
+          return Request.newBuilder().setApiKey(ApiKey.COMMIT_OFFSETS).setCommitOffsets(b);
+        },
+        (reply, tps) -> ConsumerImpl.commitOutcomes(reply.header().getCommitOffsets(), tps),
+        rt.config().requestTimeout()).thenApply(m -> null);
+  }
+
+  private CompletableFuture<Map<TopicPartition, Long>> listOffsets(List<TopicPartition> tps, long timestamp) {
+    return PartitionFanOut.run(rt, "list offsets", tps,
+        list -> {
+          ListOffsetsRequest.Builder b = ListOffsetsRequest.newBuilder();
+          list.forEach(tp -> b.addQueries(PartitionOffsetQuery.newBuilder().setTopic(tp.topic())
+              .setPartition(tp.partition()).setTimestamp(timestamp)));
+          return Request.newBuilder().setApiKey(ApiKey.LIST_OFFSETS).setListOffsets(b);
+        },
+        (reply, list) -> {
+          Map<TopicPartition, PartitionFanOut.Outcome<Long>> out = new LinkedHashMap<>();
+          for (PartitionOffsetResult r : reply.header().getListOffsets().getResultsList()) {
+            out.put(new TopicPartition(r.getTopic(), r.getPartition()), r.getError() == ErrorCode.NONE
+                ? PartitionFanOut.Outcome.done(r.getOffset())
+                : PartitionFanOut.Outcome.error(r.getError(), r.getErrorMessage(), r.hasLeader() ? r.getLeader() : null));
+          }
+          return out;
+        }, rt.config().requestTimeout());
   }
 
   @Override
   public CompletableFuture<Void> deleteGroup(String group) {
-    throw new UnsupportedOperationException("in progress");
+    return describeRaw(group).thenCompose(d -> {
+      if (d.getMembersCount() > 0) {
+        throw new RaftMqException(ErrorCode.GROUP_NOT_EMPTY, "group '" + group + "' has " + d.getMembersCount()
+            + " live member(s): stop them before deleting it");
+      }
+      return partitionsOf(d.getTopicsList());
+    }).thenCompose(tps -> {
+      Map<TopicPartition, Long> all = new LinkedHashMap<>();
+      tps.forEach(tp -> all.put(tp, 0L));
+      return adminCommit(group, all, true);
+    }).thenCompose(v -> rt.call("delete group '" + group + "'", rt.metadata()::metadataLeaderOrAny,
+        () -> Request.newBuilder().setApiKey(ApiKey.DELETE_GROUP).setDeleteGroup(DeleteGroupRequest.newBuilder()
+            .setGroup(group)),
+        reply -> {
+          DeleteGroupResponse r = reply.header().getDeleteGroup();
+          if (r.getError() == ErrorCode.NONE) {
+            return Attempt.done(null);
+          }
+          return Attempt.of(new RaftMqException(r.getError(), "delete group '" + group + "': " + r.getErrorMessage()));
+        }, rt.config().requestTimeout()));
   }
 }

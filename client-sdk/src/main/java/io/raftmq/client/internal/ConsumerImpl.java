@@ -4,10 +4,19 @@ import io.raftmq.client.Consumer;
 import io.raftmq.client.ConsumerConfig;
 import io.raftmq.client.ConsumerRecord;
 import io.raftmq.client.NodeAddress;
+import io.raftmq.client.OffsetCommitCallback;
 import io.raftmq.client.OffsetReset;
+import io.raftmq.client.RebalanceListener;
 import io.raftmq.client.RaftMqException;
 import io.raftmq.client.TopicPartition;
 import io.raftmq.protocol.ApiKey;
+import io.raftmq.protocol.CommitOffsetsRequest;
+import io.raftmq.protocol.CommitOffsetsResponse;
+import io.raftmq.protocol.FetchOffsetsRequest;
+import io.raftmq.protocol.OffsetCommit;
+import io.raftmq.protocol.PartitionCommitResult;
+import io.raftmq.protocol.PartitionCommittedOffset;
+import io.raftmq.protocol.TopicPartitions;
 import io.raftmq.protocol.BatchFrames;
 import io.raftmq.protocol.CorruptRecordException;
 import io.raftmq.protocol.ErrorCode;
@@ -35,6 +44,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
@@ -58,6 +68,16 @@ public final class ConsumerImpl implements Consumer {
   private final Map<TopicPartition, PartitionState> assigned = new LinkedHashMap<>();
   private final Map<HostPort, InFlightFetch> inFlight = new HashMap<>();
   private boolean closed;
+  // ---- consumer group (subscribe) ----
+  private GroupMembership membership;
+  private RebalanceListener listener = RebalanceListener.NONE;
+  private final Set<String> subscription = new LinkedHashSet<>();
+  private final Set<TopicPartition> paused = new LinkedHashSet<>();
+  private final Map<TopicPartition, Long> lastCommitted = new HashMap<>();
+  private final List<CompletableFuture<?>> asyncCommits = new ArrayList<>();
+  private final ConcurrentLinkedQueue<Runnable> commitCallbacks = new ConcurrentLinkedQueue<>();
+  private PendingClaim pendingClaim;
+  private long nextAutoCommitNanos;
 
   /** A consumer with no assignment. */
   public ConsumerImpl(ClientRuntime rt, ConsumerConfig config) {
@@ -76,9 +96,15 @@ public final class ConsumerImpl implements Consumer {
 
   private record InFlightFetch(CompletableFuture<Reply> future, Map<TopicPartition, Long> offsets) {}
 
+  private record PendingClaim(long generation, Set<TopicPartition> partitions,
+      CompletableFuture<Map<TopicPartition, Long>> future) {}
+
   @Override
   public void assign(Collection<TopicPartition> partitions) {
     ensureOpen();
+    if (membership != null) {
+      throw new IllegalStateException("this consumer is subscribed to a group: unsubscribe before assign");
+    }
     Map<TopicPartition, PartitionState> next = new LinkedHashMap<>();
     for (TopicPartition tp : new LinkedHashSet<>(partitions)) {
       PartitionState s = assigned.get(tp);
@@ -100,11 +126,18 @@ public final class ConsumerImpl implements Consumer {
   @Override
   public List<ConsumerRecord> poll(Duration timeout) {
     ensureOpen();
-    if (assigned.isEmpty()) {
-      throw new IllegalStateException("poll without assigned partitions: call assign first");
+    if (assigned.isEmpty() && membership == null) {
+      throw new IllegalStateException("poll without assigned partitions: call assign or subscribe first");
     }
     long deadline = System.nanoTime() + timeout.toNanos();
+    runCommitCallbacks();
+    if (membership != null) {
+      maybeAutoCommit();
+    }
     while (true) {
+      if (membership != null) {
+        reconcileGroup();
+      }
       List<ConsumerRecord> out = drainBuffered();
       if (!out.isEmpty()) {
         return out;
@@ -133,8 +166,10 @@ public final class ConsumerImpl implements Consumer {
       } else {
         CompletableFuture<?>[] fs = inFlight.values().stream().map(InFlightFetch::future)
             .toArray(CompletableFuture<?>[]::new);
+        // In a group, wake up regularly to apply assignment changes.
+        long wait = membership == null ? remaining : Math.min(remaining, BACKOFF_NANOS);
         try {
-          CompletableFuture.anyOf(fs).get(remaining, TimeUnit.NANOSECONDS);
+          CompletableFuture.anyOf(fs).get(wait, TimeUnit.NANOSECONDS);
         } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
           // Timeout: the loop returns; failure: handled in processCompletedFetches.
         } catch (InterruptedException e) {
@@ -148,7 +183,11 @@ public final class ConsumerImpl implements Consumer {
   private List<ConsumerRecord> drainBuffered() {
     List<ConsumerRecord> out = new ArrayList<>();
     int max = config.maxPollRecords();
-    for (PartitionState s : assigned.values()) {
+    for (Map.Entry<TopicPartition, PartitionState> e : assigned.entrySet()) {
+      PartitionState s = e.getValue();
+      if (!paused.isEmpty() && paused.contains(e.getKey())) {
+        continue;
+      }
       while (out.size() < max && !s.buffered.isEmpty()) {
         out.add(s.buffered.poll());
       }
@@ -198,7 +237,8 @@ public final class ConsumerImpl implements Consumer {
     boolean leaderUnknown = false;
     for (Map.Entry<TopicPartition, PartitionState> e : assigned.entrySet()) {
       PartitionState s = e.getValue();
-      if (s.reset != null || s.fetchOffset < 0 || !s.buffered.isEmpty() || isFetching(e.getKey())) {
+      if (s.reset != null || s.fetchOffset < 0 || !s.buffered.isEmpty() || isFetching(e.getKey())
+          || (!paused.isEmpty() && paused.contains(e.getKey()))) {
         continue;
       }
       NodeAddress leader = metadata.leader(e.getKey());
@@ -550,6 +590,11 @@ public final class ConsumerImpl implements Consumer {
     if (closed) {
       return;
     }
+    try {
+      leaveGroup();
+    } catch (RuntimeException e) {
+      log.warn("leaving group {} on close failed: {}", config.groupId(), e.toString());
+    }
     closed = true;
     for (InFlightFetch f : inFlight.values()) {
       f.future.thenAccept(Reply::close);
@@ -558,63 +603,434 @@ public final class ConsumerImpl implements Consumer {
     assigned.clear();
   }
 
-  // PLACEHOLDER-GROUPS: being implemented
+  // ---- consumer groups ----
+
   @Override
-  public void subscribe(Collection<String> topics, io.raftmq.client.RebalanceListener listener) {
-    throw new UnsupportedOperationException("in progress");
+  public void subscribe(Collection<String> topics, RebalanceListener listener) {
+    ensureOpen();
+    if (config.groupId() == null) {
+      throw new IllegalStateException("subscribe needs a group id (ConsumerConfig.groupId)");
+    }
+    if (topics == null || topics.isEmpty()) {
+      throw new IllegalArgumentException("subscribe to at least one topic (or call unsubscribe)");
+    }
+    if (membership == null && !assigned.isEmpty()) {
+      throw new IllegalStateException("this consumer has assigned partitions: assign(empty) before subscribe");
+    }
+    this.listener = listener == null ? RebalanceListener.NONE : listener;
+    subscription.clear();
+    subscription.addAll(topics);
+    if (membership == null) {
+      membership = new GroupMembership(rt, config);
+      nextAutoCommitNanos = System.nanoTime() + config.autoCommitInterval().toNanos();
+    }
+    membership.start(subscription);
   }
 
   @Override
   public Set<String> subscription() {
-    return Set.of();
+    return Collections.unmodifiableSet(new LinkedHashSet<>(subscription));
   }
 
   @Override
-  public void unsubscribe() {}
+  public void unsubscribe() {
+    ensureOpen();
+    leaveGroup();
+  }
+
+  /** Commits (auto-commit), revokes everything through the listener, and leaves the group. */
+  private void leaveGroup() {
+    if (membership == null) {
+      return;
+    }
+    try {
+      Set<TopicPartition> owned = new LinkedHashSet<>(assigned.keySet());
+      if (config.enableAutoCommit() && !owned.isEmpty()) {
+        try {
+          commitSync(positions(owned));
+        } catch (RaftMqException e) {
+          log.warn("group {}: commit before leaving failed: {}", config.groupId(), e.getMessage());
+        }
+      }
+      if (!owned.isEmpty()) {
+        try {
+          listener.onPartitionsRevoked(owned);
+        } catch (RuntimeException e) {
+          log.warn("group {}: rebalance listener failed on revoke", config.groupId(), e);
+        }
+      }
+      membership.leave(rt.config().requestTimeout().compareTo(Duration.ofSeconds(5)) < 0
+          ? rt.config().requestTimeout() : Duration.ofSeconds(5));
+    } finally {
+      membership = null;
+      subscription.clear();
+      assigned.clear();
+      paused.clear();
+      lastCommitted.clear();
+      cancelClaim();
+    }
+  }
+
+  /** Tells the coordinator what this member owns: partitions being claimed count (they may be consumed soon). */
+  private void reportOwned() {
+    Set<TopicPartition> owning = new LinkedHashSet<>(assigned.keySet());
+    if (pendingClaim != null) {
+      owning.addAll(pendingClaim.partitions);
+    }
+    membership.setOwned(owning);
+  }
+
+  private void cancelClaim() {
+    pendingClaim = null;
+  }
+
+  /**
+   * Applies the coordinator's latest answer: after a loss drops everything (no commit: others may own
+   * the partitions already); revokes partitions no longer assigned (committing first with auto-commit),
+   * reports that, and claims newly assigned ones through their Raft logs, which fences their previous
+   * owners and returns the committed offsets to resume from.
+   */
+  private void reconcileGroup() {
+    GroupMembership.View view = membership.view();
+    if (view.lost()) {
+      Set<TopicPartition> lost = new LinkedHashSet<>(assigned.keySet());
+      assigned.clear();
+      paused.clear();
+      lastCommitted.clear();
+      cancelClaim();
+      if (!lost.isEmpty()) {
+        listener.onPartitionsLost(lost);
+      }
+      membership.rejoin();
+      return;
+    }
+    if (view.generation() <= 0) {
+      return;
+    }
+    Set<TopicPartition> target = view.assignment();
+    Set<TopicPartition> revoke = new LinkedHashSet<>(assigned.keySet());
+    revoke.removeAll(target);
+    if (!revoke.isEmpty()) {
+      if (config.enableAutoCommit()) {
+        try {
+          commitSync(positions(revoke));
+        } catch (RaftMqException e) {
+          log.warn("group {}: commit before handing over {} failed: {}", config.groupId(), revoke, e.getMessage());
+        }
+      }
+      awaitAsyncCommits();
+      listener.onPartitionsRevoked(revoke);
+      revoke.forEach(tp -> {
+        assigned.remove(tp);
+        paused.remove(tp);
+        lastCommitted.remove(tp);
+      });
+      reportOwned();
+    }
+    if (pendingClaim != null) {
+      if (!pendingClaim.future.isDone()) {
+        return;
+      }
+      PendingClaim done = pendingClaim;
+      pendingClaim = null;
+      Map<TopicPartition, Long> committed;
+      try {
+        committed = done.future.join();
+      } catch (RuntimeException e) {
+        RaftMqException ex = MetadataCache.asRaftMq(e);
+        log.debug("group {}: claiming {} failed ({}); retrying", config.groupId(), done.partitions, ex.getMessage());
+        return;
+      }
+      Set<TopicPartition> added = new LinkedHashSet<>();
+      Set<TopicPartition> still = membership.view().assignment();
+      for (Map.Entry<TopicPartition, Long> e : committed.entrySet()) {
+        TopicPartition tp = e.getKey();
+        if (!still.contains(tp) || assigned.containsKey(tp)) {
+          continue;
+        }
+        PartitionState s = new PartitionState();
+        if (e.getValue() >= 0) {
+          s.fetchOffset = e.getValue();
+          lastCommitted.put(tp, e.getValue());
+        } else {
+          s.reset = config.autoOffsetReset() == OffsetReset.NONE ? null : config.autoOffsetReset();
+        }
+        assigned.put(tp, s);
+        added.add(tp);
+      }
+      // Report what is owned now (claimed partitions that were revoked meanwhile are dropped).
+      membership.setOwned(assigned.keySet());
+      if (!added.isEmpty()) {
+        listener.onPartitionsAssigned(added);
+      }
+      return;
+    }
+    Set<TopicPartition> add = new LinkedHashSet<>(target);
+    add.removeAll(assigned.keySet());
+    if (!add.isEmpty()) {
+      long generation = view.generation();
+      pendingClaim = new PendingClaim(generation, add, claim(add, generation));
+      reportOwned();
+    }
+  }
+
+  /** FETCH_OFFSETS with claim to each partition's leader: committed offset per partition (-1: none). */
+  private CompletableFuture<Map<TopicPartition, Long>> claim(Set<TopicPartition> partitions, long generation) {
+    String group = membership.group();
+    String member = membership.memberId();
+    return fetchOffsets(partitions, group, member, generation, true);
+  }
+
+  private CompletableFuture<Map<TopicPartition, Long>> fetchOffsets(Collection<TopicPartition> partitions,
+      String group, String member, long generation, boolean claim) {
+    return PartitionFanOut.run(rt, claim ? "claim" : "fetch committed offsets", partitions,
+        tps -> Request.newBuilder().setApiKey(ApiKey.FETCH_OFFSETS).setFetchOffsets(FetchOffsetsRequest.newBuilder()
+            .setGroup(group).setMemberId(member).setGeneration(generation).setClaim(claim)
+            .addAllPartitions(byTopic(tps))),
+        (reply, tps) -> {
+          var r = reply.header().getFetchOffsets();
+          Map<TopicPartition, PartitionFanOut.Outcome<Long>> out = new LinkedHashMap<>();
+          if (r.getError() != ErrorCode.NONE) {
+            tps.forEach(tp -> out.put(tp, PartitionFanOut.Outcome.error(r.getError(), r.getErrorMessage(), null)));
+            return out;
+          }
+          for (PartitionCommittedOffset o : r.getResultsList()) {
+            TopicPartition tp = new TopicPartition(o.getTopic(), o.getPartition());
+            out.put(tp, o.getError() == ErrorCode.NONE ? PartitionFanOut.Outcome.done(o.getOffset())
+                : PartitionFanOut.Outcome.error(o.getError(), o.getErrorMessage(), o.hasLeader() ? o.getLeader() : null));
+          }
+          return out;
+        }, rt.config().requestTimeout());
+  }
+
+  static List<TopicPartitions> byTopic(Collection<TopicPartition> tps) {
+    Map<String, TopicPartitions.Builder> m = new LinkedHashMap<>();
+    for (TopicPartition tp : tps) {
+      m.computeIfAbsent(tp.topic(), t -> TopicPartitions.newBuilder().setTopic(t)).addPartitions(tp.partition());
+    }
+    List<TopicPartitions> out = new ArrayList<>();
+    m.values().forEach(b -> out.add(b.build()));
+    return out;
+  }
+
+  /** Positions (next offset to return) of {@code tps} where known. */
+  private Map<TopicPartition, Long> positions(Collection<TopicPartition> tps) {
+    Map<TopicPartition, Long> out = new LinkedHashMap<>();
+    for (TopicPartition tp : tps) {
+      PartitionState s = assigned.get(tp);
+      if (s == null || s.reset != null) {
+        continue;
+      }
+      long pos = !s.buffered.isEmpty() ? s.buffered.peek().offset() : s.fetchOffset;
+      if (pos >= 0) {
+        out.put(tp, pos);
+      }
+    }
+    return out;
+  }
+
+  /** Positions that moved since the last commit. */
+  private Map<TopicPartition, Long> changedPositions() {
+    Map<TopicPartition, Long> out = positions(assigned.keySet());
+    out.entrySet().removeIf(e -> e.getValue().equals(lastCommitted.get(e.getKey())));
+    return out;
+  }
+
+  private void maybeAutoCommit() {
+    if (!config.enableAutoCommit() || System.nanoTime() < nextAutoCommitNanos) {
+      return;
+    }
+    nextAutoCommitNanos = System.nanoTime() + config.autoCommitInterval().toNanos();
+    Map<TopicPartition, Long> offsets = changedPositions();
+    if (!offsets.isEmpty()) {
+      commitAsync(offsets, (o, e) -> {
+        if (e != null) {
+          log.warn("group {}: auto-commit failed: {}", config.groupId(), e.getMessage());
+        }
+      });
+    }
+  }
+
+  private CompletableFuture<Map<TopicPartition, Long>> sendCommit(Map<TopicPartition, Long> offsets) {
+    if (membership == null) {
+      throw new IllegalStateException("commit needs a group subscription (subscribe first)");
+    }
+    long generation = membership.generation();
+    if (generation <= 0) {
+      return CompletableFuture.failedFuture(new RaftMqException(ErrorCode.UNKNOWN_MEMBER, "group '"
+          + config.groupId() + "': not a member yet (joining)", true, null));
+    }
+    String group = membership.group();
+    String member = membership.memberId();
+    Map<TopicPartition, Long> copy = new LinkedHashMap<>(offsets);
+    return PartitionFanOut.run(rt, "commit offsets of group '" + group + "'", copy.keySet(),
+        tps -> {
+          CommitOffsetsRequest.Builder b = CommitOffsetsRequest.newBuilder().setGroup(group).setMemberId(member)
+              .setGeneration(generation);
+          tps.forEach(tp -> b.addOffsets(OffsetCommit.newBuilder().setTopic(tp.topic()).setPartition(tp.partition())
+              .setOffset(copy.get(tp))));
+          return Request.newBuilder().setApiKey(ApiKey.COMMIT_OFFSETS).setCommitOffsets(b);
+        },
+        (reply, tps) -> commitOutcomes(reply.header().getCommitOffsets(), tps), rt.config().requestTimeout())
+        .thenApply(done -> copy);
+  }
+
+  static Map<TopicPartition, PartitionFanOut.Outcome<Long>> commitOutcomes(CommitOffsetsResponse r,
+      List<TopicPartition> tps) {
+    Map<TopicPartition, PartitionFanOut.Outcome<Long>> out = new LinkedHashMap<>();
+    if (r.getError() != ErrorCode.NONE) {
+      tps.forEach(tp -> out.put(tp, PartitionFanOut.Outcome.error(r.getError(), r.getErrorMessage(), null)));
+      return out;
+    }
+    for (PartitionCommitResult p : r.getResultsList()) {
+      TopicPartition tp = new TopicPartition(p.getTopic(), p.getPartition());
+      out.put(tp, p.getError() == ErrorCode.NONE ? PartitionFanOut.Outcome.done(p.getGeneration())
+          : PartitionFanOut.Outcome.error(p.getError(), p.getErrorMessage(), p.hasLeader() ? p.getLeader() : null));
+    }
+    return out;
+  }
 
   @Override
   public void commitSync() {
-    throw new UnsupportedOperationException("in progress");
+    ensureOpen();
+    commitSync(positions(assigned.keySet()));
   }
 
   @Override
   public void commitSync(Map<TopicPartition, Long> offsets) {
-    throw new UnsupportedOperationException("in progress");
+    ensureOpen();
+    if (offsets.isEmpty()) {
+      return;
+    }
+    try {
+      sendCommit(offsets).get(rt.config().requestTimeout().toNanos() + TimeUnit.SECONDS.toNanos(1), TimeUnit.NANOSECONDS);
+      offsets.forEach(lastCommitted::put);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new RaftMqException(ErrorCode.REQUEST_TIMED_OUT, "interrupted while committing", true, e);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      Throwable cause = e instanceof java.util.concurrent.ExecutionException ? e.getCause() : e;
+      RaftMqException ex = MetadataCache.asRaftMq(cause);
+      throw new RaftMqException(ex.code(), "commit failed: " + ex.getMessage(), ex.isRetriable(), ex);
+    }
   }
 
   @Override
-  public void commitAsync(io.raftmq.client.OffsetCommitCallback callback) {
-    throw new UnsupportedOperationException("in progress");
+  public void commitAsync(OffsetCommitCallback callback) {
+    ensureOpen();
+    commitAsync(positions(assigned.keySet()), callback);
   }
 
   @Override
-  public void commitAsync(Map<TopicPartition, Long> offsets, io.raftmq.client.OffsetCommitCallback callback) {
-    throw new UnsupportedOperationException("in progress");
+  public void commitAsync(Map<TopicPartition, Long> offsets, OffsetCommitCallback callback) {
+    ensureOpen();
+    Map<TopicPartition, Long> copy = Map.copyOf(offsets);
+    if (copy.isEmpty()) {
+      if (callback != null) {
+        commitCallbacks.add(() -> callback.onComplete(copy, null));
+      }
+      return;
+    }
+    CompletableFuture<Map<TopicPartition, Long>> f = sendCommit(copy);
+    asyncCommits.add(f);
+    f.whenComplete((v, e) -> commitCallbacks.add(() -> {
+      if (e == null) {
+        copy.forEach((tp, o) -> {
+          if (assigned.containsKey(tp)) {
+            lastCommitted.merge(tp, o, Math::max);
+          }
+        });
+      }
+      if (callback != null) {
+        callback.onComplete(copy, e == null ? null : MetadataCache.asRaftMq(e));
+      } else if (e != null) {
+        log.warn("group {}: async commit failed: {}", config.groupId(), MetadataCache.asRaftMq(e).getMessage());
+      }
+    }));
+  }
+
+  /** Waits (bounded) for async commits in flight, so a hand-over never races an earlier commit. */
+  private void awaitAsyncCommits() {
+    asyncCommits.removeIf(CompletableFuture::isDone);
+    if (asyncCommits.isEmpty()) {
+      return;
+    }
+    try {
+      CompletableFuture.allOf(asyncCommits.toArray(CompletableFuture[]::new))
+          .get(rt.config().requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      log.debug("async commits did not all finish before a hand-over: {}", e.toString());
+    }
+    asyncCommits.clear();
+    runCommitCallbacks();
+  }
+
+  private void runCommitCallbacks() {
+    asyncCommits.removeIf(CompletableFuture::isDone);
+    for (Runnable r; (r = commitCallbacks.poll()) != null; ) {
+      try {
+        r.run();
+      } catch (RuntimeException e) {
+        log.warn("commit callback failed", e);
+      }
+    }
   }
 
   @Override
   public Map<TopicPartition, Long> committed(Set<TopicPartition> partitions) {
-    throw new UnsupportedOperationException("in progress");
+    ensureOpen();
+    if (config.groupId() == null) {
+      throw new IllegalStateException("committed offsets need a group id (ConsumerConfig.groupId)");
+    }
+    try {
+      Map<TopicPartition, Long> all = fetchOffsets(partitions, config.groupId(), "", -1, false)
+          .get(rt.config().requestTimeout().toNanos() + TimeUnit.SECONDS.toNanos(1), TimeUnit.NANOSECONDS);
+      Map<TopicPartition, Long> out = new LinkedHashMap<>();
+      all.forEach((tp, o) -> {
+        if (o >= 0) {
+          out.put(tp, o);
+        }
+      });
+      return out;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new RaftMqException(ErrorCode.REQUEST_TIMED_OUT, "interrupted", true, e);
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw MetadataCache.asRaftMq(e instanceof java.util.concurrent.ExecutionException ? e.getCause() : e);
+    }
   }
 
   @Override
-  public void pause(Collection<TopicPartition> partitions) {}
+  public void pause(Collection<TopicPartition> partitions) {
+    for (TopicPartition tp : partitions) {
+      state(tp);
+      paused.add(tp);
+    }
+  }
 
   @Override
-  public void resume(Collection<TopicPartition> partitions) {}
+  public void resume(Collection<TopicPartition> partitions) {
+    ensureOpen();
+    paused.removeAll(partitions);
+  }
 
   @Override
   public Set<TopicPartition> paused() {
-    return Set.of();
+    return Collections.unmodifiableSet(new LinkedHashSet<>(paused));
   }
 
   @Override
   public void seekToTimestamp(Collection<TopicPartition> partitions, long timestampMs) {
-    throw new UnsupportedOperationException("in progress");
+    Map<TopicPartition, Long> q = new LinkedHashMap<>();
+    for (TopicPartition tp : partitions) {
+      state(tp);
+      q.put(tp, timestampMs);
+    }
+    offsetsForTimes(q).forEach(this::seek);
   }
 
   @Override
   public long groupGeneration() {
-    return -1;
+    return membership == null ? -1 : membership.generation();
   }
 }
