@@ -100,6 +100,7 @@ class ConsumerGroupIT {
     final List<ConsumerRecord> processed = new CopyOnWriteArrayList<>();
     final Map<TopicPartition, Long> lastCommitted = new ConcurrentHashMap<>();
     final AtomicInteger revoked = new AtomicInteger();
+    final AtomicInteger lost = new AtomicInteger();
     final AtomicBoolean running = new AtomicBoolean(true);
     final Thread thread;
     final Map<TopicPartition, String> exclusiveOwner;
@@ -140,6 +141,7 @@ class ConsumerGroupIT {
 
         @Override
         public void onPartitionsLost(Collection<TopicPartition> partitions) {
+          lost.addAndGet(partitions.size());
           owned.removeAll(partitions);
           partitions.forEach(tp -> exclusiveOwner.remove(tp, name));
         }
@@ -465,5 +467,145 @@ class ConsumerGroupIT {
     cluster.stopAll();
     cluster.start();
     assertThat(committed("failover-g", tp)).isEqualTo(321);
+  }
+
+  @Test
+  void aMetadataLeaderFailoverGivesMembersAGracePeriod() throws Exception {
+    String topic = "grace";
+    createTopic(topic, 4);
+    Duration session = Duration.ofSeconds(6);
+    Map<TopicPartition, String> exclusive = new ConcurrentHashMap<>();
+    Member a = new Member("a", "grace-g", topic, exclusive, session);
+    Member b = new Member("b", "grace-g", topic, exclusive, session);
+    try {
+      await().atMost(Duration.ofSeconds(30)).until(() -> a.owned.size() == 2 && b.owned.size() == 2);
+      long generation = admin.admin().describeGroup("grace-g").get().generation();
+      int metadataLeader = cluster.node(1).health().metadataLeader();
+      assertThat(metadataLeader).isPositive();
+      cluster.stop(metadataLeader);
+      try {
+        int survivor = metadataLeader % 3 + 1;
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+          int l = cluster.node(survivor).health().metadataLeader();
+          return l > 0 && l != metadataLeader;
+        });
+        // Well past a session timeout after the new coordinator took over: nobody was expelled.
+        long until = System.nanoTime() + session.multipliedBy(2).toNanos();
+        await().atMost(session.multipliedBy(4)).until(() -> System.nanoTime() > until);
+        try (RaftMqClient c = RaftMqClient.connect(cluster.bootstrap(survivor))) {
+          GroupDescription d = c.admin().describeGroup("grace-g").get();
+          assertThat(d.members()).hasSize(2);
+          assertThat(d.generation()).as("no join, leave or expiry").isEqualTo(generation);
+        }
+        assertThat(a.owned).hasSize(2);
+        assertThat(b.owned).hasSize(2);
+        produce(topic, 0, 400);
+        await().atMost(Duration.ofSeconds(60)).until(() -> values(List.of(a, b)).size() == 400);
+      } finally {
+        cluster.start(metadataLeader);
+        cluster.awaitHealthy();
+      }
+      assertThat(a.failure).isNull();
+      assertThat(b.failure).isNull();
+      assertThat(a.lost.get() + b.lost.get()).as("no member lost its partitions").isZero();
+    } finally {
+      a.close();
+      b.close();
+    }
+  }
+
+  @Test
+  void autoCommitAndCloseCommitWhatWasReturned() throws Exception {
+    String topic = "autocommit";
+    createTopic(topic, 2);
+    produce(topic, 0, 300);
+    List<TopicPartition> tps = List.of(new TopicPartition(topic, 0), new TopicPartition(topic, 1));
+    try (RaftMqClient c = RaftMqClient.connect(cluster.bootstrap());
+         Consumer consumer = c.consumer(groupConfig("auto-g").enableAutoCommit(true)
+             .autoCommitInterval(Duration.ofMillis(100)).build())) {
+      consumer.subscribe(List.of(topic));
+      assertThat(pollUntil(consumer, 300)).hasSize(300);
+      // A later poll commits what the earlier ones returned.
+      await().atMost(Duration.ofSeconds(20)).until(() -> {
+        consumer.poll(Duration.ofMillis(100));
+        return committed("auto-g", tps.get(0)) + committed("auto-g", tps.get(1)) == 300;
+      });
+      produce(topic, 300, 400);
+      assertThat(pollUntil(consumer, 100)).hasSize(100);
+    }
+    // close() committed the last 100 too.
+    assertThat(committed("auto-g", tps.get(0)) + committed("auto-g", tps.get(1))).isEqualTo(400);
+  }
+
+  @Test
+  void resetNoneWithoutACommittedOffsetIsAClearError() throws Exception {
+    String topic = "reset-none";
+    createTopic(topic, 1);
+    produce(topic, 0, 5);
+    try (RaftMqClient c = RaftMqClient.connect(cluster.bootstrap());
+         Consumer consumer = c.consumer(groupConfig("none-g").autoOffsetReset(OffsetReset.NONE).build())) {
+      consumer.subscribe(List.of(topic));
+      await().atMost(Duration.ofSeconds(30)).ignoreExceptionsMatching(e -> false).until(() -> {
+        try {
+          consumer.poll(Duration.ofMillis(100));
+          return false;
+        } catch (RaftMqException e) {
+          assertThat(e.getMessage()).contains("NONE").contains(topic);
+          return true;
+        }
+      });
+      // Seeking gives it a position.
+      consumer.seek(new TopicPartition(topic, 0), 2);
+      assertThat(pollUntil(consumer, 3).get(0).offset()).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void pausedPartitionsReturnNothingUntilResumed() throws Exception {
+    String topic = "pause";
+    createTopic(topic, 2);
+    TopicPartition p0 = new TopicPartition(topic, 0);
+    try (RaftMqClient c = RaftMqClient.connect(cluster.bootstrap());
+         Consumer consumer = c.consumer(groupConfig("pause-g").build())) {
+      consumer.subscribe(List.of(topic));
+      await().atMost(Duration.ofSeconds(30)).until(() -> {
+        consumer.poll(Duration.ofMillis(50));
+        return consumer.assignment().size() == 2;
+      });
+      consumer.pause(List.of(p0));
+      assertThat(consumer.paused()).containsExactly(p0);
+      produce(topic, 0, 200);
+      long end = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+      int other = 0;
+      while (System.nanoTime() < end) {
+        for (ConsumerRecord r : consumer.poll(Duration.ofMillis(100))) {
+          assertThat(r.partition()).isEqualTo(1);
+          other++;
+        }
+      }
+      assertThat(other).isPositive();
+      consumer.resume(List.of(p0));
+      assertThat(pollUntil(consumer, 1).get(0).partition()).isZero();
+    }
+  }
+
+  @Test
+  void lagIsExportedOnMetrics() throws Exception {
+    String topic = "lagged";
+    createTopic(topic, 1);
+    produce(topic, 0, 50);
+    TopicPartition tp = new TopicPartition(topic, 0);
+    try (RaftMqClient c = RaftMqClient.connect(cluster.bootstrap());
+         Consumer consumer = c.consumer(groupConfig("lag-g").build())) {
+      consumer.subscribe(List.of(topic));
+      pollUntil(consumer, 50);
+      consumer.commitSync(Map.of(tp, 20L));
+    }
+    int leader = cluster.awaitLeaderOf(topic, 0);
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    String body = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+            "http://127.0.0.1:" + cluster.node(leader).httpPort() + "/metrics")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+    assertThat(body).contains("raftmq_consumer_group_lag{group=\"lag-g\",partition=\"0\",topic=\"lagged\"} 30.0");
   }
 }
