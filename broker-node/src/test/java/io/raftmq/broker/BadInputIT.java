@@ -16,6 +16,7 @@ import io.raftmq.client.TopicPartition;
 import io.raftmq.protocol.ErrorCode;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -55,9 +56,16 @@ class BadInputIT {
     return ((RaftMqException) c).code();
   }
 
+  /** The sum of the partitions' high watermarks as their leaders report them. */
   private static long totalHighWatermark(String topic) throws Exception {
-    return client.admin().describeTopic(topic).get(30, TimeUnit.SECONDS).partitions().stream()
-        .mapToLong(p -> p.highWatermark()).sum();
+    int partitions = client.admin().describeTopic(topic).get(30, TimeUnit.SECONDS).partitions().size();
+    List<TopicPartition> tps = new ArrayList<>();
+    for (int p = 0; p < partitions; p++) {
+      tps.add(new TopicPartition(topic, p));
+    }
+    try (Consumer c = client.consumer()) {
+      return c.endOffsets(tps).values().stream().mapToLong(Long::longValue).sum();
+    }
   }
 
   @Test

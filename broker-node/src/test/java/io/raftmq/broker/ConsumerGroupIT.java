@@ -608,4 +608,52 @@ class ConsumerGroupIT {
         java.net.http.HttpResponse.BodyHandlers.ofString()).body();
     assertThat(body).contains("raftmq_consumer_group_lag{group=\"lag-g\",partition=\"0\",topic=\"lagged\"} 30.0");
   }
+
+  @Test
+  void aMemberThatStopsPollingLeavesAfterMaxPollInterval() throws Exception {
+    String topic = "stuck";
+    createTopic(topic, 2);
+    Map<TopicPartition, String> exclusive = new ConcurrentHashMap<>();
+    AtomicInteger lost = new AtomicInteger();
+    Set<TopicPartition> stuckOwned = ConcurrentHashMap.newKeySet();
+    try (RaftMqClient c = RaftMqClient.connect(cluster.bootstrap());
+         Consumer stuck = c.consumer(groupConfig("stuck-g").maxPollInterval(Duration.ofSeconds(2)).build())) {
+      stuck.subscribe(List.of(topic), new RebalanceListener() {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+          stuckOwned.removeAll(partitions);
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+          stuckOwned.addAll(partitions);
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+          lost.addAndGet(partitions.size());
+          stuckOwned.removeAll(partitions);
+        }
+      });
+      await().atMost(Duration.ofSeconds(30)).until(() -> {
+        stuck.poll(Duration.ofMillis(100));
+        return stuckOwned.size() == 2;
+      });
+      Member other = new Member("other", "stuck-g", topic, exclusive);
+      try {
+        // stuck does not poll any more: it leaves by itself and other gets everything.
+        await().atMost(Duration.ofSeconds(30)).until(() -> other.owned.size() == 2);
+        stuck.poll(Duration.ofMillis(100));
+        assertThat(lost.get()).as("the next poll reports the partitions lost").isEqualTo(2);
+        // It joins again and gets its share back.
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+          stuck.poll(Duration.ofMillis(100));
+          return stuckOwned.size() == 1 && other.owned.size() == 1;
+        });
+        assertThat(other.failure).isNull();
+      } finally {
+        other.close();
+      }
+    }
+  }
 }

@@ -15,6 +15,7 @@ public final class ConsumerConfig {
   private final Duration autoCommitInterval;
   private final Duration sessionTimeout;
   private final String assignor;
+  private final Duration maxPollInterval;
 
   /** The partition assignors a group can use. */
   public static final java.util.Set<String> ASSIGNORS = java.util.Set.of("cooperative-sticky", "range", "round-robin");
@@ -44,6 +45,10 @@ public final class ConsumerConfig {
     if (autoCommitInterval.isNegative() || autoCommitInterval.isZero()) {
       throw new IllegalArgumentException("autoCommitInterval must be positive");
     }
+    this.maxPollInterval = Objects.requireNonNull(b.maxPollInterval, "maxPollInterval");
+    if (maxPollInterval.toMillis() < 1000) {
+      throw new IllegalArgumentException("maxPollInterval must be at least 1 s: " + maxPollInterval);
+    }
     this.assignor = Objects.requireNonNull(b.assignor, "assignor");
     if (!ASSIGNORS.contains(assignor)) {
       throw new IllegalArgumentException("unknown assignor '" + assignor + "'; use one of " + ASSIGNORS);
@@ -72,6 +77,15 @@ public final class ConsumerConfig {
   /** A member not heard from for this long is expired and its partitions move (default 10 s). */
   public Duration sessionTimeout() {
     return sessionTimeout;
+  }
+
+  /**
+   * A group member whose application has not called {@link Consumer#poll} for this long leaves the
+   * group by itself, so that a stuck processor does not hold its partitions (default 5 min); its next
+   * poll reports the partitions lost and joins again.
+   */
+  public Duration maxPollInterval() {
+    return maxPollInterval;
   }
 
   /** The group's partition assignor: cooperative-sticky (default), range or round-robin. */
@@ -126,8 +140,15 @@ public final class ConsumerConfig {
     private Duration autoCommitInterval = Duration.ofSeconds(5);
     private Duration sessionTimeout = Duration.ofSeconds(10);
     private String assignor = "cooperative-sticky";
+    private Duration maxPollInterval = Duration.ofMinutes(5);
 
     private Builder() {}
+
+    /** See {@link ConsumerConfig#maxPollInterval()}. */
+    public Builder maxPollInterval(Duration maxPollInterval) {
+      this.maxPollInterval = maxPollInterval;
+      return this;
+    }
 
     /** See {@link ConsumerConfig#groupId()}. */
     public Builder groupId(String groupId) {

@@ -132,6 +132,7 @@ public final class ConsumerImpl implements Consumer {
     long deadline = System.nanoTime() + timeout.toNanos();
     runCommitCallbacks();
     if (membership != null) {
+      membership.polled();
       maybeAutoCommit();
     }
     while (true) {

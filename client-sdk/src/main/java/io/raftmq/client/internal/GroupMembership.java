@@ -42,6 +42,8 @@ final class GroupMembership {
   private final String assignor;
   private final int sessionTimeoutMs;
   private final String host;
+  private final long maxPollIntervalNanos;
+  private volatile long lastPollNanos = System.nanoTime();
 
   private List<String> topics = List.of();
   private long generation; // 0: (re)join on the next heartbeat
@@ -62,6 +64,7 @@ final class GroupMembership {
     this.group = config.groupId();
     this.assignor = config.assignor();
     this.sessionTimeoutMs = (int) config.sessionTimeout().toMillis();
+    this.maxPollIntervalNanos = config.maxPollInterval().toNanos();
     String h;
     try {
       h = InetAddress.getLocalHost().getHostName();
@@ -87,6 +90,11 @@ final class GroupMembership {
       this.fatal = null;
     }
     heartbeatSoon(0);
+  }
+
+  /** The application polled: it is alive (see {@link io.raftmq.client.ConsumerConfig#maxPollInterval()}). */
+  void polled() {
+    lastPollNanos = System.nanoTime();
   }
 
   /** What the consumer should do now: its generation, what it may consume, and whether it lost everything. */
@@ -208,6 +216,23 @@ final class GroupMembership {
       }
       if (inFlight) {
         again = true;
+        return;
+      }
+      if (generation > 0 && System.nanoTime() - lastPollNanos > maxPollIntervalNanos) {
+        // The application stopped polling: give the partitions up rather than hold them.
+        log.warn("group {}: no poll for more than {} ms; member {} leaves the group (its partitions will be"
+            + " reported lost at the next poll)", group, maxPollIntervalNanos / 1_000_000, memberId);
+        GroupHeartbeatRequest.Builder leave = request().setLeaving(true);
+        lost = true;
+        generation = 0;
+        assignment = Set.of();
+        HostPort to = rt.metadata().metadataLeaderOrAny();
+        rt.network().send(to, Request.newBuilder().setApiKey(ApiKey.GROUP_HEARTBEAT).setGroupHeartbeat(leave), null,
+            Duration.ofMillis(Math.max(1000, sessionTimeoutMs / 2))).whenComplete((r, e) -> {
+              if (r != null) {
+                r.close();
+              }
+            });
         return;
       }
       inFlight = true;
