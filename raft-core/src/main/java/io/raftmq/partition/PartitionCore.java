@@ -5,11 +5,16 @@ import io.raftmq.raft.proto.AppendBatch;
 import io.raftmq.raft.proto.ClaimPartition;
 import io.raftmq.raft.proto.CommitOffset;
 import io.raftmq.raft.proto.GroupOffset;
+import io.raftmq.raft.proto.QueueCommand;
+import io.raftmq.raft.proto.QueueGroupSnapshot;
+import io.raftmq.raft.proto.QueueResult;
 import io.raftmq.raft.proto.PartitionCommand;
 import io.raftmq.raft.proto.PartitionReply;
 import io.raftmq.raft.proto.PartitionSnapshot;
 import io.raftmq.raft.proto.PartitionStatus;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -38,6 +43,8 @@ public final class PartitionCore {
   private long lastExpiryCheckMs;
   /** Consumer groups' committed offsets here; values are immutable, replaced on change (readers: any thread). */
   private final Map<String, GroupOffset> groups = new ConcurrentHashMap<>();
+  /** Queue groups' state here, by group name (apply thread only). */
+  private final Map<String, QueueGroup> queues = new TreeMap<>();
 
   /** A fresh partition over {@code log}; replay of the Raft log rebuilds the state. */
   public PartitionCore(PartitionLog log) {
@@ -61,6 +68,9 @@ public final class PartitionCore {
     for (GroupOffset g : snapshot.getGroupOffsetsList()) {
       core.groups.put(g.getGroup(), g);
     }
+    for (QueueGroupSnapshot q : snapshot.getQueueGroupsList()) {
+      core.queues.put(q.getGroup(), QueueGroup.restore(q));
+    }
     return core;
   }
 
@@ -78,6 +88,8 @@ public final class PartitionCore {
         return commitOffset(command.getCommitOffset());
       case CLAIM_PARTITION:
         return claim(command.getClaimPartition());
+      case QUEUE:
+        return queue(command.getQueue());
       case DELETE_GROUP_OFFSET: {
         GroupOffset removed = groups.remove(command.getDeleteGroupOffset().getGroup());
         return groupReply(PartitionStatus.DONE, removed == null ? "no offsets" : "", null);
@@ -190,6 +202,49 @@ public final class PartitionCore {
         .build();
   }
 
+  private PartitionReply queue(QueueCommand c) {
+    QueueGroup q = queues.get(c.getGroup());
+    if (c.getOpCase() == QueueCommand.OpCase.CONFIGURE) {
+      if (c.getGroup().isEmpty() || c.getConfigure().getMaxInFlight() <= 0) {
+        return groupReply(PartitionStatus.INVALID_COMMAND, "a queue group needs a name and max_in_flight > 0", null);
+      }
+      if (q == null) {
+        // A new queue group starts at the end of the log: it receives what is produced from now on.
+        queues.put(c.getGroup(), new QueueGroup(c.getConfigure(), nextOffset));
+      } else {
+        q.configure(c.getConfigure());
+      }
+      return groupReply(PartitionStatus.DONE, "", null);
+    }
+    if (q == null) {
+      return groupReply(PartitionStatus.INVALID_COMMAND, "unknown queue group '" + c.getGroup() + "'", null);
+    }
+    List<QueueResult> results;
+    switch (c.getOpCase()) {
+      case ACQUIRE -> results = q.acquire(c.getAcquire(), logTimeMs, nextOffset);
+      case ACK -> results = q.ack(c.getAck(), logTimeMs);
+      case NACK -> results = q.nack(c.getNack(), logTimeMs);
+      case REJECT -> results = q.reject(c.getReject(), logTimeMs);
+      case EXTEND -> results = q.extend(c.getExtend(), logTimeMs);
+      case EXPIRE -> results = q.expire(c.getExpire(), logTimeMs);
+      case DEAD_LETTER_FORWARDED -> results = q.forwarded(c.getDeadLetterForwarded());
+      case REDRIVE -> results = q.redrive(c.getRedrive(), logTimeMs);
+      case SKIP_KEY -> {
+        q.skipKey(c.getSkipKey().getKeyHash());
+        results = List.of();
+      }
+      default -> {
+        return groupReply(PartitionStatus.INVALID_COMMAND, "unknown queue operation " + c.getOpCase(), null);
+      }
+    }
+    return groupReply(PartitionStatus.DONE, "", null).toBuilder().addAllQueueResults(results).build();
+  }
+
+  /** A queue group's state here, or null (apply thread, or tests). */
+  QueueGroup queueGroup(String group) {
+    return queues.get(group);
+  }
+
   /** A group's committed offset and fence here, or null. Any thread. */
   public GroupOffset groupOffset(String group) {
     return groups.get(group);
@@ -226,7 +281,14 @@ public final class PartitionCore {
         .addAllProducers(producers.toProto())
         .setAppliedIndex(appliedIndex)
         .addAllGroupOffsets(new TreeMap<>(groups).values())
+        .addAllQueueGroups(queueSnapshots())
         .build();
+  }
+
+  private List<QueueGroupSnapshot> queueSnapshots() {
+    List<QueueGroupSnapshot> out = new ArrayList<>();
+    queues.forEach((name, q) -> out.add(q.snapshot(name)));
+    return out;
   }
 
   /** Offset after the last applied record: the high watermark readers may see up to. Any thread. */

@@ -201,6 +201,34 @@ class PartitionCoreTest {
     }
   }
 
+  /** Queue commands on random offsets (many refused: that must be deterministic too). */
+  private static PartitionCommand randomQueueCommand(Random random, long time, boolean configure) {
+    io.raftmq.raft.proto.QueueCommand.Builder q = io.raftmq.raft.proto.QueueCommand.newBuilder().setGroup("q");
+    String consumer = "c" + random.nextInt(2);
+    long offset = random.nextInt(30);
+    switch (configure ? -1 : random.nextInt(6)) {
+      case -1 -> q.setConfigure(io.raftmq.raft.proto.QueueConfig.newBuilder().setMaxInFlight(1 + random.nextInt(5))
+          .setMaxDeliveries(1 + random.nextInt(3)).setOrderingKey(random.nextBoolean()).setStrict(random.nextBoolean())
+          .setMaxRedrives(random.nextInt(3)));
+      case 0 -> {
+        io.raftmq.raft.proto.Acquire.Builder a = io.raftmq.raft.proto.Acquire.newBuilder().setConsumer(consumer)
+            .setMax(1 + random.nextInt(4)).setLeaseMs(1 + random.nextInt(5)).setFirstNewOffset(random.nextInt(10));
+        for (int k = random.nextInt(5); k > 0; k--) {
+          a.addNewRecords(io.raftmq.raft.proto.NewRecord.newBuilder().setKeyHash(random.nextInt(3)));
+        }
+        q.setAcquire(a);
+      }
+      case 1 -> q.setAck(io.raftmq.raft.proto.QueueSettle.newBuilder().setConsumer(consumer).addOffsets(offset));
+      case 2 -> q.setNack(io.raftmq.raft.proto.Nack.newBuilder().setConsumer(consumer).addOffsets(
+          io.raftmq.raft.proto.OffsetDelay.newBuilder().setOffset(offset).setDelayMs(random.nextInt(3))));
+      case 3 -> q.setReject(io.raftmq.raft.proto.Reject.newBuilder().setConsumer(consumer).addOffsets(offset));
+      case 4 -> q.setExpire(io.raftmq.raft.proto.Expire.newBuilder().addOffsets(
+          io.raftmq.raft.proto.OffsetDelay.newBuilder().setOffset(offset).setDelayMs(random.nextInt(3))));
+      default -> q.setRedrive(io.raftmq.raft.proto.Redrive.newBuilder().setLimit(random.nextInt(3)));
+    }
+    return PartitionCommand.newBuilder().setLeaderTimeMs(time).setQueue(q).build();
+  }
+
   /** A mix of plain appends, idempotent producers in order, retries of recent batches, gaps and old epochs. */
   private static List<PartitionCommand> randomCommands(Random random, int n) {
     List<PartitionCommand> out = new ArrayList<>();
@@ -210,7 +238,7 @@ class PartitionCoreTest {
     long time = 1;
     for (int i = 0; i < n; i++) {
       time += random.nextInt(3);
-      int kind = random.nextInt(13);
+      int kind = random.nextInt(16);
       int p = random.nextInt(3);
       int count = 1 + random.nextInt(5);
       PartitionCommand c;
@@ -221,6 +249,8 @@ class PartitionCoreTest {
         nextSeq[p] += count;
       } else if (kind < 8 && !sent.isEmpty()) {
         c = sent.get(Math.max(0, sent.size() - 1 - random.nextInt(Math.min(7, sent.size()))));
+      } else if (kind >= 13) {
+        c = randomQueueCommand(random, time, i == 0 || kind == 15 && random.nextInt(20) == 0);
       } else if (kind >= 10) {
         String group = "g" + random.nextInt(3);
         long generation = random.nextInt(4);

@@ -1,0 +1,242 @@
+package io.raftmq.partition;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import io.raftmq.logstore.LogStoreConfig;
+import io.raftmq.logstore.PartitionLog;
+import io.raftmq.raft.proto.Acquire;
+import io.raftmq.raft.proto.AppendBatch;
+import io.raftmq.raft.proto.Expire;
+import io.raftmq.raft.proto.Extend;
+import io.raftmq.raft.proto.Nack;
+import io.raftmq.raft.proto.NewRecord;
+import io.raftmq.raft.proto.OffsetDelay;
+import io.raftmq.raft.proto.PartitionCommand;
+import io.raftmq.raft.proto.PartitionReply;
+import io.raftmq.raft.proto.QueueCommand;
+import io.raftmq.raft.proto.QueueConfig;
+import io.raftmq.raft.proto.QueueOutcome;
+import io.raftmq.raft.proto.QueueResult;
+import io.raftmq.raft.proto.QueueSettle;
+import io.raftmq.raft.proto.QueueState;
+import io.raftmq.raft.proto.Redrive;
+import io.raftmq.raft.proto.Reject;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Queue-group commands applied to a partition core over a real log-store. */
+class QueueGroupTest {
+  @TempDir
+  Path dir;
+  private PartitionLog log;
+  private PartitionCore core;
+  private long index;
+
+  private static final QueueConfig DEFAULTS = QueueConfig.newBuilder().setVisibilityTimeoutMs(30_000)
+      .setMaxDeliveries(3).setBackoffBaseMs(1000).setBackoffMaxMs(60_000).setMaxInFlight(100).setMaxRedrives(2)
+      .build();
+
+  @BeforeEach
+  void open() throws IOException {
+    log = PartitionLog.open(dir, LogStoreConfig.builder().segmentSizeBytes(1 << 20).build());
+    core = new PartitionCore(log);
+  }
+
+  @AfterEach
+  void close() throws IOException {
+    log.close();
+  }
+
+  private PartitionReply apply(long time, PartitionCommand.Builder c) throws IOException {
+    return core.apply(c.setLeaderTimeMs(time).build(), ++index);
+  }
+
+  private void append(int count, long time) throws IOException {
+    apply(time, PartitionCommand.newBuilder().setAppendBatch(AppendBatch.newBuilder().setProducerId(-1)
+        .setRecordCount(count).setRecords(ByteString.copyFrom(new byte[count]))));
+  }
+
+  private PartitionReply queue(long time, QueueCommand.Builder q) throws IOException {
+    return apply(time, PartitionCommand.newBuilder().setQueue(q.setGroup("q")));
+  }
+
+  private void configure(QueueConfig c) throws IOException {
+    queue(0, QueueCommand.newBuilder().setConfigure(c));
+  }
+
+  /** Acquires with new records described by their key hashes (from where the group has read so far). */
+  private List<QueueResult> acquire(long time, String consumer, int max, long... keys) throws IOException {
+    Acquire.Builder a = Acquire.newBuilder().setConsumer(consumer).setMax(max).setLeaseMs(10_000)
+        .setFirstNewOffset(core.queueGroup("q").end());
+    for (long k : keys) {
+      a.addNewRecords(NewRecord.newBuilder().setKeyHash(k));
+    }
+    return queue(time, QueueCommand.newBuilder().setAcquire(a)).getQueueResultsList();
+  }
+
+  private List<QueueResult> ack(long time, String consumer, long... offsets) throws IOException {
+    QueueSettle.Builder s = QueueSettle.newBuilder().setConsumer(consumer);
+    for (long o : offsets) {
+      s.addOffsets(o);
+    }
+    return queue(time, QueueCommand.newBuilder().setAck(s)).getQueueResultsList();
+  }
+
+  private List<QueueResult> nack(long time, String consumer, long offset, long delay) throws IOException {
+    return queue(time, QueueCommand.newBuilder().setNack(Nack.newBuilder().setConsumer(consumer)
+        .addOffsets(OffsetDelay.newBuilder().setOffset(offset).setDelayMs(delay)))).getQueueResultsList();
+  }
+
+  private static List<Long> offsets(List<QueueResult> rs) {
+    return rs.stream().filter(r -> r.getOutcome() == QueueOutcome.Q_OK).map(QueueResult::getOffset).toList();
+  }
+
+  @Test
+  void leasesEachMessageToOneConsumerAndAcksSettleIt() throws IOException {
+    configure(DEFAULTS);
+    append(5, 1);
+    assertThat(offsets(acquire(2, "c1", 3, 0, 0, 0, 0, 0))).containsExactly(0L, 1L, 2L);
+    assertThat(offsets(acquire(2, "c2", 10))).containsExactly(3L, 4L);
+    assertThat(core.queueGroup("q").entry(0).getDeliveryCount()).isEqualTo(1);
+    // Not yours, or never leased: refused, nothing changes.
+    assertThat(ack(3, "c2", 0).get(0).getOutcome()).isEqualTo(QueueOutcome.Q_NOT_LEASED);
+    assertThat(ack(3, "c1", 0, 1).stream().allMatch(r -> r.getOutcome() == QueueOutcome.Q_OK)).isTrue();
+    assertThat(core.queueGroup("q").start()).isEqualTo(2);
+    // A lease past its deadline cannot be acked.
+    assertThat(ack(20_000, "c1", 2).get(0).getOutcome()).isEqualTo(QueueOutcome.Q_LEASE_EXPIRED);
+    assertThat(core.queueGroup("q").entry(2).getState()).isEqualTo(QueueState.LEASED);
+  }
+
+  @Test
+  void nackedMessagesComeBackAfterTheirDelayAndDieAfterMaxDeliveries() throws IOException {
+    configure(DEFAULTS);
+    append(1, 1);
+    acquire(10, "c", 1, 7);
+    nack(20, "c", 0, 1000);
+    assertThat(offsets(acquire(500, "c", 1))).as("not visible before its delay").isEmpty();
+    assertThat(acquire(1020, "c", 1).get(0).getEntry().getDeliveryCount()).isEqualTo(2);
+    nack(1100, "c", 0, 2000);
+    assertThat(acquire(3100, "c", 1).get(0).getEntry().getDeliveryCount()).isEqualTo(3);
+    QueueResult last = nack(3200, "c", 0, 4000).get(0);
+    assertThat(last.getEntry().getState()).isEqualTo(QueueState.DEAD);
+    assertThat(last.getEntry().getReason()).isEqualTo(QueueGroup.MAX_DELIVERIES);
+    assertThat(last.getEntry().getFirstFailureMs()).isEqualTo(20);
+    assertThat(last.getEntry().getLastFailureMs()).isEqualTo(3200);
+    assertThat(core.queueGroup("q").start()).isEqualTo(1);
+    assertThat(offsets(acquire(100_000, "c", 1))).isEmpty();
+  }
+
+  @Test
+  void rejectDeadLettersAtOnceWithTheClientsReason() throws IOException {
+    configure(DEFAULTS);
+    append(1, 1);
+    acquire(10, "c", 1, 7);
+    QueueResult r = queue(20, QueueCommand.newBuilder().setReject(Reject.newBuilder().setConsumer("c").addOffsets(0)
+        .setReason("bad payload").setErrorClass("java.lang.IllegalArgumentException").setErrorMessage("x".repeat(5000))))
+        .getQueueResults(0);
+    assertThat(r.getEntry().getState()).isEqualTo(QueueState.DEAD);
+    assertThat(r.getEntry().getReason()).isEqualTo(QueueGroup.REJECTED);
+    assertThat(r.getEntry().getErrorClass()).isEqualTo("java.lang.IllegalArgumentException");
+    assertThat(r.getEntry().getErrorMessage()).startsWith("bad payload: xxx").hasSize(QueueGroup.MAX_ERROR_CHARS);
+    assertThat(r.getEntry().getDeliveryCount()).isEqualTo(1);
+  }
+
+  @Test
+  void expiredLeasesReturnWithTheirCountUnlessExtended() throws IOException {
+    configure(DEFAULTS);
+    append(2, 1);
+    acquire(10, "c", 2, 1, 2);
+    queue(5000, QueueCommand.newBuilder().setExtend(Extend.newBuilder().setConsumer("c").addOffsets(1).setLeaseMs(60_000)));
+    List<QueueResult> expired = queue(10_020, QueueCommand.newBuilder().setExpire(Expire.newBuilder()
+        .addOffsets(OffsetDelay.newBuilder().setOffset(0).setDelayMs(500))
+        .addOffsets(OffsetDelay.newBuilder().setOffset(1).setDelayMs(500)))).getQueueResultsList();
+    assertThat(offsets(expired)).as("the extended lease stays").containsExactly(0L);
+    QueueResult again = acquire(10_600, "d", 5).get(0);
+    assertThat(again.getOffset()).isZero();
+    assertThat(again.getEntry().getDeliveryCount()).isEqualTo(2);
+    // A negative extend is refused.
+    assertThat(queue(10_700, QueueCommand.newBuilder().setExtend(Extend.newBuilder().setConsumer("d").addOffsets(0)
+        .setLeaseMs(-1))).getQueueResults(0).getOutcome()).isEqualTo(QueueOutcome.Q_INVALID);
+  }
+
+  @Test
+  void orderingByKeyHoldsBackOnlyTheFailingKey() throws IOException {
+    configure(DEFAULTS.toBuilder().setOrderingKey(true).build());
+    append(4, 1);
+    // Offsets 0 and 2 have key 1, offsets 1 and 3 key 2.
+    assertThat(offsets(acquire(10, "c", 10, 1, 2, 1, 2))).containsExactly(0L, 1L);
+    ack(20, "c", 1);
+    assertThat(offsets(acquire(30, "c", 10))).as("key 2 flows, key 1 waits").containsExactly(3L);
+    nack(40, "c", 0, 1000);
+    assertThat(offsets(acquire(50, "c", 10))).as("key 1 waits out its backoff").isEmpty();
+    assertThat(offsets(acquire(1100, "c", 10))).containsExactly(0L);
+  }
+
+  @Test
+  void strictOrderingParksAKeyUntilRedrive() throws IOException {
+    configure(DEFAULTS.toBuilder().setOrderingKey(true).setStrict(true).setMaxDeliveries(1).build());
+    append(3, 1);
+    acquire(10, "c", 1, 1, 1, 2);
+    nack(20, "c", 0, 0); // max deliveries 1: dead
+    assertThat(core.queueGroup("q").entry(0).getState()).isEqualTo(QueueState.DEAD);
+    assertThat(offsets(acquire(30, "c", 10))).as("key 1 parked, key 2 flows").containsExactly(2L);
+    queue(40, QueueCommand.newBuilder().setRedrive(Redrive.newBuilder().setReason(QueueGroup.MAX_DELIVERIES)));
+    assertThat(offsets(acquire(50, "c", 10))).containsExactly(0L);
+  }
+
+  @Test
+  void redriveFiltersAndItsLoopGuard() throws IOException {
+    configure(DEFAULTS.toBuilder().setMaxDeliveries(1).build());
+    append(3, 1);
+    acquire(10, "c", 3, 1, 2, 3);
+    nack(20, "c", 0, 0);
+    nack(20, "c", 1, 0);
+    queue(20, QueueCommand.newBuilder().setReject(Reject.newBuilder().setConsumer("c").addOffsets(2).setReason("no")));
+    assertThat(core.queueGroup("q").deadCount()).isEqualTo(3);
+    List<QueueResult> r = queue(30, QueueCommand.newBuilder().setRedrive(Redrive.newBuilder()
+        .setReason(QueueGroup.MAX_DELIVERIES).setLimit(1))).getQueueResultsList();
+    assertThat(offsets(r)).as("filtered by reason, limited").containsExactly(0L);
+    assertThat(core.queueGroup("q").entry(0).getDeliveryCount()).isZero();
+    // Twice more through death and redrive: the third redrive is refused (max 2).
+    for (int round = 0; round < 2; round++) {
+      acquire(100 + round, "c", 1);
+      nack(100 + round, "c", 0, 0);
+      int n = queue(100 + round, QueueCommand.newBuilder().setRedrive(Redrive.newBuilder().setFromOffset(0)
+          .setToOffset(1))).getQueueResultsCount();
+      assertThat(n).isEqualTo(round == 0 ? 1 : 0);
+    }
+    assertThat(core.queueGroup("q").entry(0).getState()).isEqualTo(QueueState.DEAD);
+  }
+
+  @Test
+  void inFlightIsBoundedAndExpiredMessagesAreDeadLettered() throws IOException {
+    configure(DEFAULTS.toBuilder().setMaxInFlight(2).build());
+    append(4, 1);
+    Acquire.Builder a = Acquire.newBuilder().setConsumer("c").setMax(10).setLeaseMs(1000).setFirstNewOffset(0)
+        .addNewRecords(NewRecord.newBuilder().setExpiresAtMs(5))
+        .addNewRecords(NewRecord.getDefaultInstance())
+        .addNewRecords(NewRecord.getDefaultInstance())
+        .addNewRecords(NewRecord.getDefaultInstance());
+    List<QueueResult> got = queue(10, QueueCommand.newBuilder().setAcquire(a)).getQueueResultsList();
+    assertThat(offsets(got)).containsExactly(1L, 2L);
+    assertThat(core.queueGroup("q").entry(0).getReason()).isEqualTo(QueueGroup.EXPIRED);
+  }
+
+  @Test
+  void queueStateSurvivesASnapshot() throws IOException {
+    configure(DEFAULTS);
+    append(3, 1);
+    acquire(10, "c", 2, 1, 2, 3);
+    nack(20, "c", 1, 5000);
+    PartitionCore restored = PartitionCore.restore(log, core.snapshot(index));
+    assertThat(restored.snapshot(index)).isEqualTo(core.snapshot(index));
+    assertThat(restored.queueGroup("q").entry(1).getVisibleAtMs()).isEqualTo(5020);
+    assertThat(restored.queueGroup("q").leasedCount()).isEqualTo(1);
+  }
+}
