@@ -50,14 +50,17 @@ final class ProducerTable {
   /** Judges a batch; after {@link Verdict#DUPLICATE}, {@link #duplicateOffset()} holds the original offset. */
   Verdict check(long producerId, int epoch, int baseSequence, int count) {
     Entry e = producers.get(producerId);
+    // A producer (or a new epoch of it) starts at sequence 0: a later batch that overtook its first one
+    // (sent to a new leader while the first is retried) must wait, or the first would then look like a
+    // duplicate of it and be acknowledged without being written.
     if (e == null) {
-      return Verdict.APPEND;
+      return baseSequence == 0 ? Verdict.APPEND : Verdict.OUT_OF_ORDER;
     }
     if (epoch < e.epoch) {
       return Verdict.FENCED;
     }
     if (epoch > e.epoch) {
-      return Verdict.APPEND;
+      return baseSequence == 0 ? Verdict.APPEND : Verdict.OUT_OF_ORDER;
     }
     int lastSequence = baseSequence + count - 1;
     for (ProducerBatch b : e.batches) {
