@@ -21,6 +21,10 @@ import java.util.Properties;
  * {@code max.message.bytes}, {@code max.frame.bytes}, {@code election.timeout.min.ms},
  * {@code election.timeout.max.ms}, {@code snapshot.threshold.entries},
  * {@code purge.preservation.entries}, {@code segment.size.bytes}, {@code raft.segment.size.bytes}.
+ *
+ * <p>{@code unsafeAckBeforeCommitForTests} is for the chaos suite only (off by default, not a
+ * properties key): it breaks the broker's durability promise on purpose, so the suite can show that
+ * its checkers catch a broker that acknowledges a produce before the quorum commit.
  */
 public record NodeConfig(
     int nodeId,
@@ -37,7 +41,8 @@ public record NodeConfig(
     long snapshotThresholdEntries,
     long purgePreservationEntries,
     long segmentSizeBytes,
-    long raftSegmentSizeBytes) {
+    long raftSegmentSizeBytes,
+    boolean unsafeAckBeforeCommitForTests) {
 
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
   public static final int DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
@@ -159,6 +164,7 @@ public record NodeConfig(
     private long purgePreservationEntries = 1024;
     private long segmentSizeBytes = 128L * 1024 * 1024;
     private long raftSegmentSizeBytes = 16L * 1024 * 1024;
+    private boolean unsafeAckBeforeCommitForTests;
 
     public Builder nodeId(int v) { nodeId = v; return this; }
     public Builder dataDir(Path v) { dataDir = v; return this; }
@@ -176,6 +182,8 @@ public record NodeConfig(
     public Builder purgePreservationEntries(long v) { purgePreservationEntries = v; return this; }
     public Builder segmentSizeBytes(long v) { segmentSizeBytes = v; return this; }
     public Builder raftSegmentSizeBytes(long v) { raftSegmentSizeBytes = v; return this; }
+    /** TESTS ONLY: acknowledge acks=quorum produces at the leader's append, before the commit (loses data). */
+    public Builder unsafeAckBeforeCommitForTests(boolean v) { unsafeAckBeforeCommitForTests = v; return this; }
 
     /** @throws IllegalArgumentException naming the first bad or missing value */
     public NodeConfig build() {
@@ -221,7 +229,7 @@ public record NodeConfig(
       }
       return new NodeConfig(nodeId, dataDir, h, clientPort, raft, httpPort, peers, maxMessageBytes, maxFrameBytes,
           electionTimeoutMin, electionTimeoutMax, snapshotThresholdEntries, purgePreservationEntries,
-          segmentSizeBytes, raftSegmentSizeBytes);
+          segmentSizeBytes, raftSegmentSizeBytes, unsafeAckBeforeCommitForTests);
     }
 
     private static void checkPort(String name, int port) {

@@ -46,6 +46,11 @@ final class ProduceHandler {
 
   ProduceHandler(BrokerContext ctx) {
     this.ctx = ctx;
+    if (ctx.config.unsafeAckBeforeCommitForTests()) {
+      LOG.warn("!!!!! node {} runs the UNSAFE TEST MODE: produces are acknowledged before their quorum commit "
+          + "and acknowledged messages WILL be lost on failover (chaos-suite self-test only) !!!!!",
+          ctx.config.nodeId());
+    }
   }
 
   /** Starts every batch of the request; the body must stay readable only until this returns. */
@@ -161,6 +166,10 @@ final class ProduceHandler {
     CompletableFuture<PartitionProduceResult> result = new CompletableFuture<>();
     long callId = ctx.host.nextCallId();
     if (acks != Acks.ACKS_QUORUM) {
+      lp.stateMachine.onLeaderAppend(callId, () -> result.complete(ok(batch, -1, -1)));
+    } else if (ctx.config.unsafeAckBeforeCommitForTests()) {
+      // TESTS ONLY (the chaos suite's planted bug): an acks=quorum produce answered at the leader's
+      // append, before the quorum commit, so a failover loses acknowledged messages.
       lp.stateMachine.onLeaderAppend(callId, () -> result.complete(ok(batch, -1, -1)));
     }
     CompletableFuture<RaftClientReply> submitted;

@@ -59,10 +59,19 @@ final class NodeCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE.properties", description = "Read settings from a properties file first.")
     Path configFile;
 
+    /** The chaos suite's planted bug: acks before the quorum commit. Hidden; never for real use. */
+    @Option(names = "--unsafe-ack-before-commit-for-tests", hidden = true)
+    boolean unsafeAckBeforeCommitForTests;
+
     @Override
     public Integer call() throws Exception {
       NodeConfig config = config();
       Logging.forNode();
+      if (config.unsafeAckBeforeCommitForTests()) {
+        log.warn("!!!!! UNSAFE TEST MODE: --unsafe-ack-before-commit-for-tests acknowledges produces before "
+            + "the quorum commit; acknowledged messages WILL be lost on failover. Only the chaos suite's "
+            + "checker self-test may use this. !!!!!");
+      }
       BrokerNode node = BrokerNode.start(config);
       Thread hook = new Thread(node::close, "raftmq-shutdown");
       Runtime.getRuntime().addShutdownHook(hook);
@@ -94,6 +103,9 @@ final class NodeCommand implements Callable<Integer> {
       }
       if (peers != null) {
         b.peers(peers);
+      }
+      if (unsafeAckBeforeCommitForTests) {
+        b.unsafeAckBeforeCommitForTests(true);
       }
       return b.build();
     }
