@@ -1,0 +1,108 @@
+package io.raftmq.chaos;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The chaos gate of {@code mvn verify}: the named scenarios, every regression schedule kept in
+ * {@code src/test/resources/schedules/}, and a few random schedules (fixed seeds plus one drawn from
+ * the commit being tested), each on a fresh three-node cluster in network namespaces. Skipped, with the
+ * reason, where namespaces and nftables are not available.
+ */
+class ChaosGateIT {
+  /** The named scenarios (research/reliability.md §7.1). */
+  static final List<String> SCENARIOS = List.of("kill-leader-during-append", "kill-all-bounce",
+      "stale-leader-pause", "isolate-leader", "bridge", "follower-catch-up-by-snapshot");
+  static final long RANDOM_DURATION_MS = 30_000;
+
+  private static final List<RunResult> results = new ArrayList<>();
+
+  @BeforeAll
+  static void requireNamespaces() {
+    String reason = ChaosNetwork.unavailableReason();
+    assumeTrue(reason == null, "chaos gate skipped: " + reason);
+  }
+
+  @TestFactory
+  Stream<DynamicTest> namedScenarios() {
+    return SCENARIOS.stream().map(name -> DynamicTest.dynamicTest(name, () -> {
+      RunResult r = run(Schedule.resource(name));
+      if (name.equals("follower-catch-up-by-snapshot")) {
+        assertThat(r.faults().getOrDefault("(snapshot-installs)", 0))
+            .as("a follower caught up by snapshot install\n%s", r.summary()).isPositive();
+      }
+    }));
+  }
+
+  @TestFactory
+  Stream<DynamicTest> regressions() throws IOException, URISyntaxException {
+    URL dir = ChaosGateIT.class.getResource("/schedules");
+    List<Path> files = new ArrayList<>();
+    try (Stream<Path> s = Files.list(Path.of(dir.toURI()))) {
+      s.filter(p -> p.getFileName().toString().startsWith("regression-")).sorted().forEach(files::add);
+    }
+    return files.stream().map(f -> DynamicTest.dynamicTest(f.getFileName().toString(),
+        () -> run(Schedule.read(f))));
+  }
+
+  @TestFactory
+  Stream<DynamicTest> randomSchedules() {
+    return gateSeeds().stream().map(seed -> DynamicTest.dynamicTest("random seed " + seed,
+        () -> run(ScheduleGenerator.generate(seed, RANDOM_DURATION_MS))));
+  }
+
+  /** Two fixed seeds and one drawn from the commit under test (so each commit explores a new one). */
+  static List<Long> gateSeeds() {
+    List<Long> seeds = new ArrayList<>(List.of(11L, 12L));
+    try {
+      ChaosNetwork.Result head = ChaosNetwork.run(List.of("git", "rev-parse", "HEAD"));
+      if (head.code() == 0 && head.output().length() >= 12) {
+        seeds.add(Long.parseLong(head.output().substring(0, 12), 16));
+      } else {
+        seeds.add(13L);
+      }
+    } catch (IOException e) {
+      seeds.add(13L);
+    }
+    return seeds;
+  }
+
+  private static RunResult run(Schedule s) throws Exception {
+    RunResult r = new ChaosRunner(ChaosRunner.Options.defaults()).run(s);
+    synchronized (results) {
+      results.add(r);
+    }
+    if (KnownIssue.explains(r.knownIssues(), r)) {
+      // A reported, unfixed bug of the stack (see chaos-tests/README.md, "Known issues"): shown as an
+      // aborted test with the whole summary, never as a pass; safety violations are never quarantined.
+      System.out.println("QUARANTINED (known issue " + r.knownIssues() + "):\n" + r.summary());
+      org.junit.jupiter.api.Assumptions.abort("QUARANTINED: known issue " + r.knownIssues() + "\n" + r.summary());
+    }
+    assertThat(r.failed()).as("chaos run failed; replay with scripts/chaos.sh --schedule %s\n%s",
+        r.keptAt() == null ? "?" : r.keptAt().resolve("schedule.json"), r.summary()).isFalse();
+    assertThat(r.acked()).as("the workload made progress").isGreaterThan(100);
+    return r;
+  }
+
+  @AfterAll
+  static void writeSummary() throws IOException {
+    if (!results.isEmpty()) {
+      String table = Summary.table(results);
+      System.out.println(table);
+      Files.writeString(Path.of("target", "chaos-gate-summary.txt"), table);
+    }
+  }
+}

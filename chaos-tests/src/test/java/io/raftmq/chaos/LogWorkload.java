@@ -1,0 +1,352 @@
+package io.raftmq.chaos;
+
+import io.raftmq.chaos.Op.Read;
+import io.raftmq.chaos.Op.Type;
+import io.raftmq.client.ConsumerConfig;
+import io.raftmq.client.ConsumerRecord;
+import io.raftmq.client.Consumer;
+import io.raftmq.client.Message;
+import io.raftmq.client.OffsetReset;
+import io.raftmq.client.Producer;
+import io.raftmq.client.ProducerConfig;
+import io.raftmq.client.RaftMqClient;
+import io.raftmq.client.RecordMetadata;
+import io.raftmq.client.TopicPartition;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+
+/**
+ * The log workload: producer processes sending unique values ({@code <process>-<n>}) round-robin to
+ * every partition through idempotent producers, and consumer processes polling their partitions and
+ * committing their positions, all recorded in a {@link History}. Crashes replace a client abruptly
+ * with a new process. {@link #drain} reads every partition from the beginning with a fresh client.
+ */
+public final class LogWorkload implements AutoCloseable {
+  /** Workload shape. */
+  public record Config(int partitions, int producers, int consumers, int sendsPerSecondPerProducer,
+      int maxOutstandingPerProducer, boolean idempotent) {
+    public static Config defaults() {
+      return new Config(4, 2, 2, 120, 200, true);
+    }
+  }
+
+  private final String topic;
+  private final Config config;
+  private final History history;
+  private final Function<String, RaftMqClient> clients;
+  private final LogConsumer.Factory consumers;
+  private final AtomicBoolean stopping = new AtomicBoolean();
+  private final AtomicInteger processIds = new AtomicInteger();
+  private final List<Thread> threads = new ArrayList<>();
+  private final List<ProducerLoop> producerLoops = new ArrayList<>();
+  private final List<ConsumerLoop> consumerLoops = new ArrayList<>();
+  final AtomicLong acked = new AtomicLong();
+  final AtomicLong attempted = new AtomicLong();
+
+  public LogWorkload(String topic, Config config, History history, Function<String, RaftMqClient> clients,
+      LogConsumer.Factory consumers) {
+    this.topic = topic;
+    this.config = config;
+    this.history = history;
+    this.clients = clients;
+    this.consumers = consumers;
+  }
+
+  /** Starts the producer and consumer threads. */
+  public void start() {
+    for (int i = 0; i < config.producers(); i++) {
+      ProducerLoop loop = new ProducerLoop(i);
+      producerLoops.add(loop);
+      threads.add(daemon(loop, "chaos-producer-" + i));
+    }
+    for (int i = 0; i < config.consumers(); i++) {
+      List<Integer> mine = new ArrayList<>();
+      for (int p = 0; p < config.partitions(); p++) {
+        if (p % config.consumers() == i) {
+          mine.add(p);
+        }
+      }
+      ConsumerLoop loop = new ConsumerLoop(mine);
+      consumerLoops.add(loop);
+      threads.add(daemon(loop, "chaos-consumer-" + i));
+    }
+  }
+
+  /** Crashes producer {@code index} (mod the number of producers): its client is closed with sends in flight. */
+  public void crashProducer(int index) {
+    producerLoops.get(Math.floorMod(index, producerLoops.size())).crash.set(true);
+  }
+
+  /** Crashes consumer {@code index}: closed before committing what it read since its last commit. */
+  public void crashConsumer(int index) {
+    consumerLoops.get(Math.floorMod(index, consumerLoops.size())).crash.set(true);
+  }
+
+  /**
+   * Stops sending, waits up to {@code timeout} for every outstanding send to complete, and stops the
+   * consumers. Returns whether every send completed.
+   */
+  public boolean stop(Duration timeout) throws InterruptedException {
+    stopping.set(true);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    boolean all = true;
+    for (Thread t : threads) {
+      t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+      all &= !t.isAlive();
+    }
+    return all;
+  }
+
+  private static Thread daemon(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    t.start();
+    return t;
+  }
+
+  private String nextProcess(char kind) {
+    return kind + String.valueOf(processIds.incrementAndGet());
+  }
+
+  private final class ProducerLoop implements Runnable {
+    final AtomicBoolean crash = new AtomicBoolean();
+    final int index;
+
+    ProducerLoop(int index) {
+      this.index = index;
+    }
+
+    @Override
+    public void run() {
+      long n = 0;
+      long intervalNanos = TimeUnit.SECONDS.toNanos(1) / config.sendsPerSecondPerProducer();
+      long next = System.nanoTime();
+      while (!stopping.get()) {
+        String process = nextProcess('p');
+        Semaphore outstanding = new Semaphore(config.maxOutstandingPerProducer());
+        RaftMqClient client = clients.apply(process);
+        Producer producer = client.producer(ProducerConfig.builder().idempotent(config.idempotent())
+            .linger(Duration.ofMillis(5)).batchSizeBytes(16 * 1024).maxBlock(Duration.ofSeconds(3))
+            .requestTimeout(Duration.ofSeconds(5)).deliveryTimeout(Duration.ofSeconds(25))
+            .retryBackoff(Duration.ofMillis(100)).build());
+        try {
+          while (!stopping.get() && !crash.get()) {
+            long now = System.nanoTime();
+            if (now < next) {
+              TimeUnit.NANOSECONDS.sleep(next - now);
+            }
+            next += intervalNanos;
+            if (!outstanding.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+              next = System.nanoTime();
+              continue;
+            }
+            int partition = (int) ((n + index) % config.partitions());
+            String value = process + "-" + n++;
+            Op invoke = history.add(Op.of(process, Type.INVOKE, "send").withValue(value).withPartition(partition));
+            attempted.incrementAndGet();
+            CompletableFuture<RecordMetadata> f;
+            try {
+              f = producer.send(Message.builder(topic).partition(partition).value(value).build());
+            } catch (RuntimeException e) {
+              f = CompletableFuture.failedFuture(e);
+            }
+            // Failed before it returned: it never left the client.
+            boolean definite = f.isCompletedExceptionally();
+            f.whenComplete((md, e) -> {
+              if (e == null) {
+                acked.incrementAndGet();
+                history.add(invoke.complete(Type.OK).withOffset(md.offset()));
+              } else {
+                history.add(invoke.complete(definite ? Type.FAIL : Type.INFO).withError(String.valueOf(e)));
+              }
+              outstanding.release();
+            });
+          }
+          if (crash.getAndSet(false)) {
+            history.add(Op.of(process, Type.INFO, "crash").withValue("producer closed with sends in flight"));
+            producer.close(Duration.ZERO);
+            client.close();
+          } else {
+            producer.close(Duration.ofSeconds(30));
+            outstanding.acquire(config.maxOutstandingPerProducer());
+            client.close();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          producer.close(Duration.ZERO);
+          client.close();
+          return;
+        } catch (RuntimeException e) {
+          history.add(Op.of(process, Type.INFO, "crash").withError("producer loop: " + e));
+          producer.close(Duration.ZERO);
+          client.close();
+        }
+      }
+    }
+  }
+
+  private final class ConsumerLoop implements Runnable {
+    final AtomicBoolean crash = new AtomicBoolean();
+    final List<Integer> partitions;
+
+    ConsumerLoop(List<Integer> partitions) {
+      this.partitions = partitions;
+    }
+
+    @Override
+    public void run() {
+      while (!stopping.get()) {
+        String process = nextProcess('c');
+        LogConsumer consumer;
+        try {
+          consumer = consumers.create(process, topic, partitions);
+        } catch (RuntimeException e) {
+          history.add(Op.of(process, Type.INFO, "crash").withError("consumer create: " + e));
+          sleep(500);
+          continue;
+        }
+        try {
+          consumeUntilCrashOrStop(process, consumer);
+        } finally {
+          consumer.close();
+        }
+      }
+    }
+
+    private void consumeUntilCrashOrStop(String process, LogConsumer consumer) {
+      String session = null;
+      Map<Integer, Long> positions = new HashMap<>();
+      long lastCommit = System.nanoTime();
+      long lastFetch = System.nanoTime();
+      while (!stopping.get()) {
+        if (crash.getAndSet(false)) {
+          history.add(Op.of(process, Type.INFO, "crash").withValue("consumer closed before committing "
+              + positions));
+          return;
+        }
+        if (!consumer.session().equals(session)) {
+          session = consumer.session();
+          Op a = history.add(Op.of(process, Type.INVOKE, "assign").withSession(session));
+          history.add(a.complete(Type.OK).withOffsets(consumer.startPositions()));
+        }
+        Op inv = history.add(Op.of(process, Type.INVOKE, "poll").withSession(session));
+        try {
+          List<ConsumerRecord> records = consumer.poll(Duration.ofMillis(300));
+          List<Read> reads = new ArrayList<>(records.size());
+          for (ConsumerRecord r : records) {
+            reads.add(new Read(r.partition(), r.offset(), r.valueAsString()));
+            positions.put(r.partition(), r.offset() + 1);
+          }
+          history.add(inv.complete(Type.OK).withReads(reads).withSession(consumer.session()));
+        } catch (RuntimeException e) {
+          history.add(inv.complete(Type.FAIL).withError(String.valueOf(e)));
+          sleep(200);
+        }
+        long now = System.nanoTime();
+        if (now - lastCommit > TimeUnit.SECONDS.toNanos(1) && !positions.isEmpty()) {
+          lastCommit = now;
+          Map<Integer, Long> offsets = Map.copyOf(positions);
+          Op c = history.add(Op.of(process, Type.INVOKE, "commit").withOffsets(offsets)
+              .withSession(consumers.group()));
+          try {
+            consumer.commit(offsets);
+            history.add(c.complete(Type.OK));
+          } catch (RuntimeException e) {
+            history.add(c.complete(Type.INFO).withError(String.valueOf(e)));
+          }
+        }
+        if (now - lastFetch > TimeUnit.SECONDS.toNanos(3)) {
+          lastFetch = now;
+          Op fc = history.add(Op.of(process, Type.INVOKE, "fetch_committed").withSession(consumers.group()));
+          try {
+            history.add(fc.complete(Type.OK).withOffsets(consumer.fetchCommitted()));
+          } catch (RuntimeException e) {
+            history.add(fc.complete(Type.FAIL).withError(String.valueOf(e)));
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Reads every partition from offset 0 with a fresh client until each reaches {@code targets} (the
+   * offset after the last record it must have), recording the polls as process {@code drain}. Returns
+   * whether it got there before {@code timeout}.
+   */
+  public boolean drain(RaftMqClient client, Map<Integer, Long> targets, Duration timeout) {
+    String process = "drain";
+    Map<Integer, Long> starts = new HashMap<>();
+    List<TopicPartition> tps = new ArrayList<>();
+    for (int p = 0; p < config.partitions(); p++) {
+      tps.add(new TopicPartition(topic, p));
+      starts.put(p, 0L);
+    }
+    Op a = history.add(Op.of(process, Type.INVOKE, "assign").withSession(process));
+    history.add(a.complete(Type.OK).withOffsets(starts));
+    long deadline = System.nanoTime() + timeout.toNanos();
+    Map<Integer, Long> next = new HashMap<>(starts);
+    try (Consumer consumer = client.consumer(ConsumerConfig.builder().autoOffsetReset(OffsetReset.NONE)
+        .maxPollRecords(5000).fetchMaxWait(Duration.ofMillis(100)).build())) {
+      consumer.assign(tps);
+      for (TopicPartition tp : tps) {
+        consumer.seek(tp, 0);
+      }
+      // Read at least everything committed now (acks without an offset included).
+      Map<Integer, Long> goal = new HashMap<>(targets);
+      while (System.nanoTime() < deadline) {
+        try {
+          consumer.endOffsets(tps).forEach((tp, end) -> goal.merge(tp.partition(), end, Math::max));
+          break;
+        } catch (RuntimeException e) {
+          sleep(200);
+        }
+      }
+      while (System.nanoTime() < deadline) {
+        boolean done = true;
+        for (int p = 0; p < config.partitions(); p++) {
+          done &= next.get(p) >= goal.getOrDefault(p, 0L);
+        }
+        if (done) {
+          return true;
+        }
+        Op inv = history.add(Op.of(process, Type.INVOKE, "poll").withSession(process));
+        try {
+          List<ConsumerRecord> records = consumer.poll(Duration.ofMillis(500));
+          List<Read> reads = new ArrayList<>(records.size());
+          for (ConsumerRecord r : records) {
+            reads.add(new Read(r.partition(), r.offset(), r.valueAsString()));
+            next.merge(r.partition(), r.offset() + 1, Math::max);
+          }
+          history.add(inv.complete(Type.OK).withReads(reads).withSession(process));
+        } catch (RuntimeException e) {
+          history.add(inv.complete(Type.FAIL).withError(String.valueOf(e)));
+          sleep(200);
+        }
+      }
+    }
+    return false;
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    stop(Duration.ofSeconds(5));
+  }
+}
