@@ -6,6 +6,7 @@ import io.raftmq.client.Producer;
 import io.raftmq.client.ProducerConfig;
 import io.raftmq.client.RaftMqClient;
 import io.raftmq.client.RaftMqException;
+import io.raftmq.client.TopicDescription;
 import io.raftmq.protocol.ErrorCode;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -15,7 +16,6 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
@@ -28,8 +28,12 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
-/** {@code raftmq bench produce}: a load generator in the style of {@code nats bench}. */
-@Command(name = "bench", description = "Load generators.", subcommands = BenchCommand.Produce.class)
+/**
+ * {@code raftmq bench produce|consume|e2e}: load generators in the style of {@code nats bench}. The
+ * helpers here (topic check, paced sending, percentiles) serve all three.
+ */
+@Command(name = "bench", description = "Load generators.",
+    subcommands = {BenchCommand.Produce.class, BenchConsumeCommand.class, BenchE2eCommand.class})
 final class BenchCommand implements Callable<Integer> {
   @ParentCommand
   RaftMqCli cli;
@@ -39,7 +43,95 @@ final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    throw new ParameterException(spec.commandLine(), "missing subcommand: produce");
+    throw new ParameterException(spec.commandLine(), "missing subcommand: produce, consume or e2e");
+  }
+
+  /** The topic's description; a missing topic is one clear line saying how to create it. */
+  static TopicDescription requireTopic(RaftMqCli cli, RaftMqClient client, String topic) throws Exception {
+    try {
+      return cli.await(client.admin().describeTopic(topic));
+    } catch (ExecutionException e) {
+      if (RaftMqCli.unwrap(e) instanceof RaftMqException rme && rme.code() == ErrorCode.UNKNOWN_TOPIC) {
+        throw new IllegalArgumentException("topic " + topic + " does not exist; create it first: raftmq topic create "
+            + topic + " --partitions N");
+      }
+      throw e;
+    }
+  }
+
+  /** {@code p50 1.234 p99 5.678 max 9.000}: the percentiles of microsecond values, in ms, then the max. */
+  static String percentilesMs(Histogram h, double... percentiles) {
+    StringBuilder sb = new StringBuilder();
+    for (double p : percentiles) {
+      String name = p == Math.rint(p) ? String.valueOf((long) p) : String.valueOf(p);
+      sb.append(String.format(Locale.ROOT, "p%s %.3f ", name, h.getValueAtPercentile(p) / 1000.0));
+    }
+    return sb.append(String.format(Locale.ROOT, "max %.3f", h.getMaxValue() / 1000.0)).toString();
+  }
+
+  /** Messages per second and MB/s (10^6 bytes) of {@code count} messages and {@code bytes} over {@code nanos}. */
+  static String rates(long count, long bytes, long nanos) {
+    double seconds = Math.max(nanos, 1) / 1e9;
+    return String.format(Locale.ROOT, "%.0f msg/s, %.2f MB/s", count / seconds, bytes / seconds / 1e6);
+  }
+
+  /** @throws IllegalArgumentException saying {@code option} must be at least {@code min}, if it is not */
+  static void atLeast(String option, long value, long min) {
+    if (value < min) {
+      throw new IllegalArgumentException(option + " must be " + (min == 0 ? ">= 0" : "at least " + min));
+    }
+  }
+
+  /** {@code --topic} and {@code --group} of the benchmarks that read through a consumer group. */
+  static final class GroupOptions {
+    @Option(names = "--topic", required = true, paramLabel = "TOPIC", description = "An existing topic.")
+    String topic;
+
+    @Option(names = "--group", paramLabel = "GROUP",
+        description = "The consumer group; it must have no live members. Default: a new group, deleted afterwards.")
+    String group;
+
+    private String made;
+
+    /** {@code --group}, or the name of a new group for this run: raftmq-bench-KIND-TIME. */
+    String groupId(String kind) {
+      if (group != null) {
+        return group;
+      }
+      if (made == null) {
+        made = "raftmq-bench-" + kind + "-" + Long.toString(System.currentTimeMillis(), 36);
+      }
+      return made;
+    }
+
+    /**
+     * Deletes the group if the run made it; failing to is worth a warning, not a failed run. The members'
+     * leaves may not have reached the node that answers yet: GROUP_NOT_EMPTY is retried for up to the
+     * request timeout.
+     */
+    void deleteMadeGroup(RaftMqCli cli, RaftMqClient client, PrintWriter err) throws InterruptedException {
+      if (made == null) {
+        return;
+      }
+      long deadline = System.nanoTime() + cli.requestTimeout().toNanos();
+      while (true) {
+        try {
+          cli.await(client.admin().deleteGroup(made));
+          return;
+        } catch (InterruptedException e) {
+          throw e;
+        } catch (Exception e) {
+          if (RaftMqCli.unwrap(e) instanceof RaftMqException rme && rme.code() == ErrorCode.GROUP_NOT_EMPTY
+              && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            continue;
+          }
+          err.println("warning: could not delete group " + made + ": " + RaftMqCli.describe(RaftMqCli.unwrap(e)));
+          err.flush();
+          return;
+        }
+      }
+    }
   }
 
   /**
@@ -101,25 +193,14 @@ final class BenchCommand implements Callable<Integer> {
       }
       ProducerConfig config = pc.build();
       try (RaftMqClient client = cli.connect()) {
-        requireTopic(client, cli.requestTimeout());
+        requireTopic(cli, client, topic);
         Run run = new Run(messages, producers, rate, sizeBytes);
-        List<Producer> ps = new ArrayList<>();
-        try {
-          for (int i = 0; i < producers; i++) {
-            ps.add(client.producer(config));
-          }
-          run.execute(ps, topic);
-        } finally {
-          for (Producer p : ps) {
-            p.close(Duration.ofSeconds(30));
-          }
-        }
+        run.execute(client, config, topic);
         out.println(run.summary());
         out.println(run.warmupNote());
         out.flush();
-        if (run.failed.get() > 0) {
-          err.println("error: " + run.failed.get() + " of " + messages + " messages failed; first: "
-              + RaftMqCli.describe(RaftMqCli.unwrap(run.firstError.get())));
+        if (run.failure() != null) {
+          err.println(run.failure());
           err.flush();
           return RaftMqCli.EXIT_ERROR;
         }
@@ -128,34 +209,28 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private void validate() {
-      if (messages < 1) {
-        throw new IllegalArgumentException("--messages must be at least 1");
-      }
-      if (sizeBytes < 0) {
-        throw new IllegalArgumentException("--size must be >= 0");
-      }
-      if (producers < 1) {
-        throw new IllegalArgumentException("--producers must be at least 1");
-      }
-      if (rate < 0) {
-        throw new IllegalArgumentException("--rate must be >= 0");
-      }
-      if (lingerMs != null && lingerMs < 0) {
-        throw new IllegalArgumentException("--linger must be >= 0");
+      atLeast("--messages", messages, 1);
+      atLeast("--size", sizeBytes, 0);
+      atLeast("--producers", producers, 1);
+      atLeast("--rate", rate, 0);
+      if (lingerMs != null) {
+        atLeast("--linger", lingerMs, 0);
       }
     }
 
-    private void requireTopic(RaftMqClient client, Duration timeout) throws Exception {
-      try {
-        client.admin().describeTopic(topic).get(timeout.toMillis() + 5_000, TimeUnit.MILLISECONDS);
-      } catch (ExecutionException e) {
-        if (RaftMqCli.unwrap(e) instanceof RaftMqException rme && rme.code() == ErrorCode.UNKNOWN_TOPIC) {
-          throw new IllegalArgumentException("topic " + topic + " does not exist; create it first: raftmq topic create "
-              + topic + " --partitions N");
-        }
-        throw e;
-      }
-    }
+  }
+
+  /** Builds the message a benchmark producer sends: {@code value} is one of its random payloads. */
+  @FunctionalInterface
+  interface MessageMaker {
+    /** Just the value, no key (the partitioner spreads them). */
+    MessageMaker PLAIN = (topic, value, sentAtNanos) -> Message.builder(topic).value(value).build();
+
+    /**
+     * @param sentAtNanos the {@link System#nanoTime()} the message counts as sent at: when it was due
+     *     on a paced run, else now
+     */
+    Message make(String topic, byte[] value, long sentAtNanos);
   }
 
   /** One benchmark run: the threads, the counters and the histogram. */
@@ -164,6 +239,7 @@ final class BenchCommand implements Callable<Integer> {
     final int threads;
     final long ratePerSecond;
     final int sizeBytes;
+    final MessageMaker maker;
     /** Latencies in microseconds, recorded from SDK callback threads. */
     final Recorder latencyUs = new Recorder(3);
     final AtomicLong acknowledged = new AtomicLong();
@@ -176,10 +252,15 @@ final class BenchCommand implements Callable<Integer> {
     private Histogram histogram;
 
     Run(long messages, int threads, long ratePerSecond, int sizeBytes) {
+      this(messages, threads, ratePerSecond, sizeBytes, MessageMaker.PLAIN);
+    }
+
+    Run(long messages, int threads, long ratePerSecond, int sizeBytes, MessageMaker maker) {
       this.messages = messages;
       this.threads = threads;
       this.ratePerSecond = ratePerSecond;
       this.sizeBytes = sizeBytes;
+      this.maker = maker;
     }
 
     /** The share of thread {@code i}: N / P, the remainder spread over the first threads. */
@@ -187,10 +268,30 @@ final class BenchCommand implements Callable<Integer> {
       return messages / threads + (i < messages % threads ? 1 : 0);
     }
 
+    /** How many of its first {@code n} messages a sender (or receiver) leaves out of latency: 5%, at most 10,000. */
+    static long warmup(long n) {
+      return Math.min(10_000, n / 20);
+    }
+
+    /** Runs with {@link #threads} producers of {@code client}, closed afterwards. */
+    void execute(RaftMqClient client, ProducerConfig config, String topic) throws InterruptedException {
+      List<Producer> ps = new ArrayList<>();
+      try {
+        for (int i = 0; i < threads; i++) {
+          ps.add(client.producer(config));
+        }
+        execute(ps, topic);
+      } finally {
+        for (Producer p : ps) {
+          p.close(Duration.ofSeconds(30));
+        }
+      }
+    }
+
     void execute(List<Producer> producers, String topic) throws InterruptedException {
       // The first 5% of each thread's messages (at most 10,000) warm up the JVM and the connections:
       // they count for throughput but not for latency.
-      warmupPerThread = Math.min(10_000, share(messages, threads, threads - 1) / 20);
+      warmupPerThread = warmup(share(messages, threads, threads - 1));
       outstanding.set(messages);
       List<Thread> ts = new ArrayList<>();
       long start = System.nanoTime();
@@ -234,7 +335,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         long sentAt = intervalNanos > 0 ? due : now;
         boolean record = i >= warmupPerThread;
-        Message m = Message.builder(topic).value(payloads[(int) (i % payloads.length)]).build();
+        Message m = maker.make(topic, payloads[(int) (i % payloads.length)], sentAt);
         try {
           producer.send(m).whenComplete((md, ex) -> complete(sentAt, record, ex));
         } catch (RuntimeException e) {
@@ -262,14 +363,15 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     String summary() {
-      double seconds = Math.max(elapsedNanos, 1) / 1e9;
-      double msgsPerSec = acknowledged.get() / seconds;
-      double mbPerSec = acknowledged.get() * (double) sizeBytes / seconds / 1e6;
-      return String.format(Locale.ROOT,
-          "%d messages, %.0f msg/s, %.2f MB/s, latency ms p50 %.3f p99 %.3f p99.9 %.3f max %.3f",
-          acknowledged.get(), msgsPerSec, mbPerSec,
-          ms(histogram.getValueAtPercentile(50)), ms(histogram.getValueAtPercentile(99)),
-          ms(histogram.getValueAtPercentile(99.9)), ms(histogram.getMaxValue()));
+      long n = acknowledged.get();
+      return n + " messages, " + rates(n, n * sizeBytes, elapsedNanos) + ", latency ms "
+          + percentilesMs(histogram, 50, 99, 99.9);
+    }
+
+    /** The error line of a run in which messages failed, or null. */
+    String failure() {
+      return failed.get() == 0 ? null : "error: " + failed.get() + " of " + messages + " messages failed; first: "
+          + RaftMqCli.describe(RaftMqCli.unwrap(firstError.get()));
     }
 
     String warmupNote() {
@@ -279,10 +381,6 @@ final class BenchCommand implements Callable<Integer> {
           threads, threads == 1 ? "" : "s", sizeBytes,
           ratePerSecond == 0 ? "unthrottled" : "paced at " + ratePerSecond + " msg/s",
           ratePerSecond == 0 ? "" : " (from the scheduled send time)", warmupPerThread);
-    }
-
-    private static double ms(long micros) {
-      return micros / 1000.0;
     }
 
     private static final int PAYLOADS_PER_THREAD = Produce.PAYLOADS;

@@ -1,5 +1,6 @@
 package io.raftmq.cli;
 
+import io.raftmq.client.Admin;
 import io.raftmq.client.ClientConfig;
 import io.raftmq.client.RaftMqClient;
 import io.raftmq.client.RaftMqException;
@@ -7,8 +8,11 @@ import java.io.InputStream;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IExitCodeExceptionMapper;
@@ -21,7 +25,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code raftmq} command line: {@code node start} runs a broker; {@code cluster}, {@code topic},
- * {@code produce}, {@code consume} and {@code bench} are clients of a running cluster.
+ * {@code group}, {@code produce}, {@code consume} and {@code bench} are clients of a running cluster.
  *
  * <p>Exit codes: 0 success; 1 an error (broker error, bad input, a message not acknowledged); 2 a usage
  * error (unknown or malformed option); 10 {@code cluster status} found the cluster unhealthy. Every
@@ -34,12 +38,14 @@ import picocli.CommandLine.Spec;
     versionProvider = RaftMqCli.Version.class,
     sortOptions = false,
     usageHelpAutoWidth = true,
-    description = "RaftMQ, a Raft-replicated message broker: run a node, manage topics, produce, consume, benchmark.",
+    description = "RaftMQ, a Raft-replicated message broker: run a node, manage topics and consumer groups, produce, "
+        + "consume, benchmark.",
     footer = {"", "Exit codes: 0 ok, 1 error, 2 usage error, 10 cluster unhealthy (cluster status)."},
     subcommands = {
         NodeCommand.class,
         ClusterCommand.class,
         TopicCommand.class,
+        GroupCommand.class,
         ProduceCommand.class,
         ConsumeCommand.class,
         BenchCommand.class,
@@ -112,6 +118,18 @@ public final class RaftMqCli implements Callable<Integer> {
         .build());
   }
 
+  /** Connects, makes one admin request, waits for its answer and disconnects. */
+  <T> T admin(Function<Admin, CompletableFuture<T>> request) throws Exception {
+    try (RaftMqClient client = connect()) {
+      return await(request.apply(client.admin()));
+    }
+  }
+
+  /** Waits for a request's future within the request timeout, plus slack (the SDK bounds it too). */
+  <T> T await(CompletableFuture<T> f) throws Exception {
+    return f.get(requestTimeout.toMillis() + 5_000, TimeUnit.MILLISECONDS);
+  }
+
   InputStream stdin() {
     return stdin;
   }
@@ -159,6 +177,9 @@ public final class RaftMqCli implements Callable<Integer> {
     PrintWriter err = cmd.getErr();
     String help = cmd.getCommandSpec().qualifiedName() + " --help";
     String msg = ex.getMessage() == null ? "bad arguments" : ex.getMessage();
+    if (msg.startsWith("Error: ")) {
+      msg = msg.substring("Error: ".length()); // picocli's own prefix on argument-group errors
+    }
     if (msg.contains("--help")) {
       err.println("error: " + msg);
     } else {

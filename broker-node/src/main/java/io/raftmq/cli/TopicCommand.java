@@ -39,7 +39,7 @@ final class TopicCommand implements Callable<Integer> {
 
   /** Waits for an admin future within the request timeout (plus slack: the SDK bounds it too). */
   <T> T await(CompletableFuture<T> f) throws Exception {
-    return f.get(cli.requestTimeout().toMillis() + 5_000, java.util.concurrent.TimeUnit.MILLISECONDS);
+    return cli.await(f);
   }
 
   @Command(name = "create", description = "Create a topic; returns once every partition has a leader.")

@@ -1,0 +1,48 @@
+package io.raftmq.cli;
+
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.util.regex.Pattern;
+import picocli.CommandLine.ITypeConverter;
+
+/**
+ * Parses the points in time users type, as ISO-8601: with a zone offset ({@code 2024-05-01T12:00:00Z},
+ * {@code 2024-05-01T14:00:00.250+02:00}), or without one ({@code 2024-05-01T12:00}, {@code 2024-05-01}),
+ * which is then read as UTC, never as the machine's zone, so that the same command means the same
+ * instant everywhere. A space may stand for the {@code T}.
+ */
+public final class DateTimes implements ITypeConverter<Instant> {
+  private static final Pattern SPACE_FOR_T = Pattern.compile("^(\\d{4}-\\d{2}-\\d{2}) (\\d)");
+
+  @Override
+  public Instant convert(String value) {
+    return parse(value);
+  }
+
+  /**
+   * @throws IllegalArgumentException naming the accepted forms
+   */
+  public static Instant parse(String text) {
+    String s = text == null ? "" : SPACE_FOR_T.matcher(text.trim()).replaceFirst("$1T$2");
+    try {
+      return OffsetDateTime.parse(s).toInstant();
+    } catch (DateTimeParseException e) {
+      // not with an offset; try the forms without one
+    }
+    try {
+      return LocalDateTime.parse(s).toInstant(ZoneOffset.UTC);
+    } catch (DateTimeParseException e) {
+      // not a local date-time either
+    }
+    try {
+      return LocalDate.parse(s).atStartOfDay(ZoneOffset.UTC).toInstant();
+    } catch (DateTimeParseException e) {
+      throw new IllegalArgumentException("bad date-time '" + text + "': expected ISO-8601 like 2024-05-01T12:00:00Z, "
+          + "2024-05-01T14:00:00+02:00, or 2024-05-01T12:00:00 or 2024-05-01 (read as UTC)");
+    }
+  }
+}
