@@ -11,6 +11,7 @@
 #   --no-named        skip the named scenarios (run once by default)
 #   --shrink T        on a failure, spend up to T more runs shrinking its schedule (shrunk-schedule.json)
 #   --unsafe          nodes run the planted ack-before-commit bug (the suite must then fail)
+#   --group-consumers the consumers join a consumer group (broker commits, rebalances on crashes)
 #   --install-stress  32 KiB Raft log segments: the log is purged often, so nearly every fault ends in
 #                     a snapshot install (exposes the known Ratis issue, see chaos-tests/README.md)
 #
@@ -29,8 +30,9 @@ SCHEDULE=""
 SHRINK=0
 UNSAFE=false
 SEGMENT_BYTES=0
+CONSUMERS=assign
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
     --shrink) SHRINK="$2"; shift 2 ;;
     --unsafe) UNSAFE=true; shift ;;
     --install-stress) SEGMENT_BYTES=32768; shift ;;
+    --group-consumers) CONSUMERS=group; shift ;;
     -h|--help) usage 0 ;;
     *) echo "chaos.sh: unknown argument '$1'" >&2; usage 2 >&2 ;;
   esac
@@ -62,7 +65,8 @@ status=0
 # shellcheck disable=SC2086
 mvn -B -ntp ${MVN_ARGS:-} -pl chaos-tests test -Dtest=ChaosSoak -Dsurefire.failIfNoSpecifiedTests=false \
   -Dchaos.schedules="$SCHEDULES" -Dchaos.duration="$DURATION" -Dchaos.seed="$SEED" -Dchaos.named="$NAMED" \
-  -Dchaos.schedule="$SCHEDULE" -Dchaos.shrink="$SHRINK" -Dchaos.unsafe="$UNSAFE" -Dchaos.raftSegmentBytes="$SEGMENT_BYTES" >chaos-tests/target/chaos-soak-maven.log 2>&1 \
+  -Dchaos.schedule="$SCHEDULE" -Dchaos.shrink="$SHRINK" -Dchaos.unsafe="$UNSAFE" -Dchaos.raftSegmentBytes="$SEGMENT_BYTES" \
+  -Dchaos.consumers="$CONSUMERS" >chaos-tests/target/chaos-soak-maven.log 2>&1 \
   || status=$?
 SUMMARY=chaos-tests/target/chaos-soak-summary.txt
 if [ -f "$SUMMARY" ]; then

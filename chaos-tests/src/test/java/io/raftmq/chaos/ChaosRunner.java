@@ -37,19 +37,25 @@ public final class ChaosRunner {
 
   /** How to run. */
   public record Options(ChaosCluster.Settings settings, LogWorkload.Config workload, Path workDir,
-      Path failureDir, boolean keepAlways) {
+      Path failureDir, boolean keepAlways, boolean groupConsumers) {
+    /** Defaults; {@code -Dchaos.consumers=group} makes the consumers a consumer group. */
     public static Options defaults() {
       Path target = Path.of(System.getProperty("chaos.target", "target"));
       return new Options(ChaosCluster.Settings.defaults(), LogWorkload.Config.defaults(),
-          target.resolve("chaos-runs"), target.resolve("chaos-failures"), false);
+          target.resolve("chaos-runs"), target.resolve("chaos-failures"), false,
+          "group".equals(System.getProperty("chaos.consumers", "assign")));
     }
 
     public Options unsafe(boolean on) {
-      return new Options(settings.unsafe(on), workload, workDir, failureDir, keepAlways);
+      return new Options(settings.unsafe(on), workload, workDir, failureDir, keepAlways, groupConsumers);
     }
 
     public Options failuresIn(Path dir) {
-      return new Options(settings, workload, workDir, dir, keepAlways);
+      return new Options(settings, workload, workDir, dir, keepAlways, groupConsumers);
+    }
+
+    public Options groupConsumers(boolean on) {
+      return new Options(settings, workload, workDir, failureDir, keepAlways, on);
     }
   }
 
@@ -66,7 +72,7 @@ public final class ChaosRunner {
     deleteTree(dir);
     Files.createDirectories(dir);
     schedule.write(dir.resolve("schedule.json"));
-    log("run " + schedule + " in " + dir);
+    log("run " + schedule + (options.groupConsumers() ? " with group consumers" : "") + " in " + dir);
     List<CheckResult> checks = new ArrayList<>();
     Map<String, Integer> faults = Map.of();
     long attempted = 0;
@@ -88,8 +94,9 @@ public final class ChaosRunner {
         clients.add(c);
         return c;
       };
-      LogWorkload workload = new LogWorkload(TOPIC, options.workload(), history, clientFor,
-          AssignLogConsumer.factory(clientFor));
+      LogConsumer.Factory consumers = options.groupConsumers()
+          ? GroupLogConsumer.factory(clientFor) : AssignLogConsumer.factory(clientFor);
+      LogWorkload workload = new LogWorkload(TOPIC, options.workload(), history, clientFor, consumers);
       try (RaftMqClient nemesisClient = cluster.client("nemesis")) {
         workload.start();
         await(() -> workload.acked.get() >= 20, Duration.ofSeconds(60), "first acknowledged sends");

@@ -238,6 +238,7 @@ public final class LogWorkload implements AutoCloseable {
           session = consumer.session();
           Op a = history.add(Op.of(process, Type.INVOKE, "assign").withSession(session));
           history.add(a.complete(Type.OK).withOffsets(consumer.startPositions()));
+          positions.keySet().retainAll(consumer.startPositions().keySet());
         }
         Op inv = history.add(Op.of(process, Type.INVOKE, "poll").withSession(session));
         try {
@@ -247,7 +248,14 @@ public final class LogWorkload implements AutoCloseable {
             reads.add(new Read(r.partition(), r.offset(), r.valueAsString()));
             positions.put(r.partition(), r.offset() + 1);
           }
-          history.add(inv.complete(Type.OK).withReads(reads).withSession(consumer.session()));
+          if (!consumer.session().equals(session)) {
+            // The assignment changed inside this poll: its records belong to the new session.
+            session = consumer.session();
+            Op a = history.add(Op.of(process, Type.INVOKE, "assign").withSession(session));
+            history.add(a.complete(Type.OK).withOffsets(consumer.startPositions()));
+            positions.keySet().retainAll(consumer.startPositions().keySet());
+          }
+          history.add(inv.complete(Type.OK).withReads(reads).withSession(session));
         } catch (RuntimeException e) {
           history.add(inv.complete(Type.FAIL).withError(String.valueOf(e)));
           sleep(200);
