@@ -182,6 +182,24 @@ public final class ChaosCluster implements AutoCloseable {
       Path root = Path.of(System.getProperty("chaos.target", "target"), "chaos-classpath",
           String.valueOf(ProcessHandle.current().pid())).toAbsolutePath();
       ChaosRunner.deleteTree(root);
+      // Copies of JVMs that are gone are removed; this one's when the JVM exits.
+      try (var others = Files.list(root.getParent() == null ? root : root.getParent())) {
+        for (Path other : others.toList()) {
+          String name = other.getFileName().toString();
+          if (name.matches("\\d+") && ProcessHandle.of(Long.parseLong(name)).isEmpty()) {
+            ChaosRunner.deleteTree(other);
+          }
+        }
+      } catch (java.nio.file.NoSuchFileException e) {
+        // first copy
+      }
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        try {
+          ChaosRunner.deleteTree(root);
+        } catch (IOException ignored) {
+          // best effort
+        }
+      }, "chaos-classpath-cleanup"));
       List<String> copied = new ArrayList<>();
       int n = 0;
       for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
