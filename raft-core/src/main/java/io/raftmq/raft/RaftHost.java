@@ -148,6 +148,14 @@ public final class RaftHost implements Closeable {
     RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMax(p, duration(settings.electionTimeoutMax().toMillis() * 2));
     // Each partition's ack is its quorum fsync: fsync on a thread of its own, never before it happened.
     RaftServerConfigKeys.Log.setAsyncFlushEnabled(p, true);
+    // A follower appends each AppendEntries to its log directly, not through Ratis' composed append
+    // chain (append-entries.compose, on by default in 3.3.0). That chain runs each append after the
+    // previous one, outside the division lock: an append checked before a leader-driven snapshot
+    // install can run after it, with entries at or below the snapshot index, and fail; a failed link
+    // then fails every later append of that follower forever ("Difference between entry index and
+    // RaftLog's latest snapshot index ..."), so its replica stays behind until a restart. Without the
+    // chain such a stale append fails alone and the leader simply resends from the follower's next index.
+    RaftServerConfigKeys.Log.setAppendEntriesComposeEnabled(p, false);
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(settings.raftSegmentSizeBytes()));
     RaftServerConfigKeys.Log.setPreallocatedSize(p, SizeInBytes.valueOf(1024 * 1024));
     RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, 2);
