@@ -43,8 +43,8 @@ public final class PartitionCore {
   private long lastExpiryCheckMs;
   /** Consumer groups' committed offsets here; values are immutable, replaced on change (readers: any thread). */
   private final Map<String, GroupOffset> groups = new ConcurrentHashMap<>();
-  /** Queue groups' state here, by group name (apply thread only). */
-  private final Map<String, QueueGroup> queues = new TreeMap<>();
+  /** Queue groups' state here, by group name (changed by the apply thread; their stats readable by any). */
+  private final Map<String, QueueGroup> queues = new java.util.concurrent.ConcurrentSkipListMap<>();
 
   /** A fresh partition over {@code log}; replay of the Raft log rebuilds the state. */
   public PartitionCore(PartitionLog log) {
@@ -210,7 +210,7 @@ public final class PartitionCore {
       }
       if (q == null) {
         // A new queue group starts at the end of the log: it receives what is produced from now on.
-        queues.put(c.getGroup(), new QueueGroup(c.getConfigure(), nextOffset));
+        queues.put(c.getGroup(), new QueueGroup(c.getGroup(), c.getConfigure(), nextOffset));
       } else {
         q.configure(c.getConfigure());
       }
@@ -229,6 +229,7 @@ public final class PartitionCore {
       case EXPIRE -> results = q.expire(c.getExpire(), logTimeMs);
       case DEAD_LETTER_FORWARDED -> results = q.forwarded(c.getDeadLetterForwarded());
       case REDRIVE -> results = q.redrive(c.getRedrive(), logTimeMs);
+      case SETTLE -> results = q.settle(c.getSettle(), logTimeMs);
       case SKIP_KEY -> {
         q.skipKey(c.getSkipKey().getKeyHash());
         results = List.of();
@@ -237,12 +238,22 @@ public final class PartitionCore {
         return groupReply(PartitionStatus.INVALID_COMMAND, "unknown queue operation " + c.getOpCase(), null);
       }
     }
-    return groupReply(PartitionStatus.DONE, "", null).toBuilder().addAllQueueResults(results).build();
+    // `generation` carries the group's version after the command (the receive path's change detector).
+    return groupReply(PartitionStatus.DONE, "", null).toBuilder().addAllQueueResults(results)
+        .setGeneration(q.stats().version()).build();
   }
 
-  /** A queue group's state here, or null (apply thread, or tests). */
-  QueueGroup queueGroup(String group) {
+  /**
+   * A queue group's state here, or null. Its commands run on the apply thread only; other threads may
+   * read its {@link QueueGroup#stats()} and {@link QueueGroup#deadView()}.
+   */
+  public QueueGroup queueGroup(String group) {
     return queues.get(group);
+  }
+
+  /** Every queue group here, by name (any thread; a moment's view). */
+  public Map<String, QueueGroup> queueGroups() {
+    return java.util.Collections.unmodifiableMap(queues);
   }
 
   /** A group's committed offset and fence here, or null. Any thread. */

@@ -286,6 +286,12 @@ public final class PartitionStateMachine extends BaseStateMachine {
     return c == null ? Map.of() : c.groupOffsets();
   }
 
+  /** The queue groups of this replica, by name (their stats and dead entries are readable here). */
+  public Map<String, QueueGroup> queueGroups() {
+    PartitionCore c = core;
+    return c == null ? Map.of() : c.queueGroups();
+  }
+
   /** The log-store of this replica (replaced after a snapshot install). */
   public PartitionLog log() {
     return log;

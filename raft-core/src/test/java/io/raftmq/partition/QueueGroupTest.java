@@ -207,9 +207,10 @@ class QueueGroupTest {
     for (int round = 0; round < 2; round++) {
       acquire(100 + round, "c", 1);
       nack(100 + round, "c", 0, 0);
-      int n = queue(100 + round, QueueCommand.newBuilder().setRedrive(Redrive.newBuilder().setFromOffset(0)
-          .setToOffset(1))).getQueueResultsCount();
-      assertThat(n).isEqualTo(round == 0 ? 1 : 0);
+      List<QueueResult> results = queue(100 + round, QueueCommand.newBuilder().setRedrive(Redrive.newBuilder()
+          .setFromOffset(0).setToOffset(1))).getQueueResultsList();
+      assertThat(results).hasSize(1);
+      assertThat(results.get(0).getOutcome()).isEqualTo(round == 0 ? QueueOutcome.Q_OK : QueueOutcome.Q_LOOP_GUARD);
     }
     assertThat(core.queueGroup("q").entry(0).getState()).isEqualTo(QueueState.DEAD);
   }
