@@ -43,4 +43,57 @@ public interface Admin {
 
   /** Deletes a group without live members, with its committed offsets in every partition. */
   CompletableFuture<Void> deleteGroup(String group);
+
+  // ---- queue groups ----
+
+  /**
+   * A queue group's state on {@code topic}, per partition where the group exists, from each
+   * partition's leader, without listing dead entries. Fails with {@code UNKNOWN_TOPIC}, or
+   * {@code UNKNOWN_QUEUE_GROUP} when the group exists in none of the topic's partitions.
+   */
+  default CompletableFuture<QueueGroupDescription> describeQueue(String topic, String group) {
+    return describeQueue(topic, group, 0);
+  }
+
+  /**
+   * As {@link #describeQueue(String, String)}, also listing up to {@code deadLimit} dead entries per
+   * partition, oldest first ({@link QueueGroupDescription.Partition#deadEntries()}).
+   */
+  CompletableFuture<QueueGroupDescription> describeQueue(String topic, String group, int deadLimit);
+
+  /**
+   * Every queue group of every topic with totals over its partitions, sorted by topic then group:
+   * asks each partition's leader for all queue groups there. A topic without queue groups (such as a
+   * dead-letter topic nobody consumes as a queue) contributes nothing.
+   */
+  CompletableFuture<List<QueueGroupListing>> listQueueGroups();
+
+  /**
+   * Returns the dead messages of {@code group} on {@code topic} that match {@code filter} to the
+   * group's queue, in place, in every partition (a request to each partition's leader): they are
+   * delivered again with a fresh delivery count; other groups of the topic see nothing, and no payload
+   * is republished. A message already redriven {@link QueueConsumerConfig#maxRedrives()} times stays
+   * dead (the loop guard; counted in the result). With {@code dryRun} nothing changes: the result says
+   * what would. Fails with {@code UNKNOWN_TOPIC}, {@code UNKNOWN_QUEUE_GROUP} or {@code INVALID_REQUEST}
+   * (an unknown reason, say).
+   */
+  CompletableFuture<RedriveResult> redrive(String topic, String group, RedriveFilter filter, boolean dryRun);
+
+  /**
+   * As {@link #redrive(String, String, RedriveFilter, boolean)} (not a dry run), paced to about
+   * {@code ratePerSecond} messages per second over the whole topic: every second it redrives at most
+   * that many, spread over the partitions that still have matching messages, until no partition has
+   * any (or the filter's per-partition limit is reached). The future completes after the last round.
+   *
+   * @throws IllegalArgumentException if {@code ratePerSecond} is not positive
+   */
+  CompletableFuture<RedriveResult> redrive(String topic, String group, RedriveFilter filter, int ratePerSecond);
+
+  /**
+   * Drops the dead entries of {@code group} on {@code topic} that match {@code filter}, in every
+   * partition: they are settled for good and no longer listed or redrivable. The copies already in the
+   * dead-letter topic stay there (it is an ordinary topic). With {@code dryRun} nothing changes: the
+   * result says what would be dropped.
+   */
+  CompletableFuture<RedriveResult> purgeDeadLetters(String topic, String group, RedriveFilter filter, boolean dryRun);
 }

@@ -6,6 +6,7 @@ import io.raftmq.client.internal.ConsumerImpl;
 import io.raftmq.client.internal.HostPort;
 import io.raftmq.client.internal.MetadataCache;
 import io.raftmq.client.internal.ProducerImpl;
+import io.raftmq.client.internal.QueueConsumerImpl;
 import io.raftmq.protocol.ErrorCode;
 import java.time.Duration;
 import java.util.List;
@@ -81,6 +82,18 @@ public final class RaftMqClient implements AutoCloseable {
     return c;
   }
 
+  /**
+   * A member of the queue group {@link QueueConsumerConfig#groupId()} on its topics (thread-safe). It
+   * connects on the first {@link QueueConsumer#receive} or {@link QueueConsumer#subscribe}. Close it (or
+   * the client) when done: closing puts back what it received but never handed out.
+   */
+  public QueueConsumer queueConsumer(QueueConsumerConfig config) {
+    QueueConsumerImpl[] self = new QueueConsumerImpl[1];
+    self[0] = new QueueConsumerImpl(rt, config, () -> children.remove(self[0]));
+    children.add(self[0]);
+    return self[0];
+  }
+
   /** The admin of this client (shared, thread-safe). */
   public Admin admin() {
     return admin;
@@ -108,7 +121,8 @@ public final class RaftMqClient implements AutoCloseable {
   }
 
   /**
-   * Closes the producers made from this client (each flushes first), then the connections and threads.
+   * Closes the producers and queue consumers made from this client (each flushes first), then the
+   * connections and threads.
    * In-flight requests fail. Idempotent.
    */
   @Override

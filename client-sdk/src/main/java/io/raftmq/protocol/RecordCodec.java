@@ -119,6 +119,16 @@ public final class RecordCodec {
    * @throws CorruptRecordException if the bytes do not decode
    */
   public static void decode(ByteBuffer records, int count, Visitor visitor) {
+    decode(records, count, null, visitor);
+  }
+
+  /**
+   * Decodes the records of {@code records} whose index {@code wanted} accepts (all when null), skipping
+   * the others without allocating for them; the visitor sees only the wanted ones, in order.
+   *
+   * @throws CorruptRecordException if the bytes do not decode
+   */
+  public static void decode(ByteBuffer records, int count, java.util.function.IntPredicate wanted, Visitor visitor) {
     ByteBuffer b = records.duplicate();
     try {
       for (int i = 0; i < count; i++) {
@@ -126,6 +136,10 @@ public final class RecordCodec {
         int end = b.position() + bodyLength;
         if (bodyLength < 0 || end > b.limit()) {
           throw new CorruptRecordException("record " + i + " overruns its batch");
+        }
+        if (wanted != null && !wanted.test(i)) {
+          b.position(end);
+          continue;
         }
         long timestamp = unzigzag(readVarlong(b));
         byte[] key = readBytes(b);
@@ -154,6 +168,84 @@ public final class RecordCodec {
     } catch (java.nio.BufferUnderflowException | IllegalArgumentException | NegativeArraySizeException e) {
       throw new CorruptRecordException("records do not decode: " + e);
     }
+  }
+
+  /** Receives what {@link #scanKeys} reads of each record. */
+  public interface KeyVisitor {
+    /**
+     * @param keyHash {@link #keyHash} of the record's key (0: no key)
+     * @param header the value of the header asked for (UTF-8), or null if the record has none
+     */
+    void record(int index, long timestamp, long keyHash, String header);
+  }
+
+  /**
+   * Walks {@code count} records reading only their timestamps, key hashes and one header (by name), with
+   * no allocation for keys and values: what a queue group's leader needs of new records.
+   *
+   * @throws CorruptRecordException if the bytes do not decode
+   */
+  public static void scanKeys(ByteBuffer records, int count, String headerName, KeyVisitor visitor) {
+    ByteBuffer b = records.duplicate();
+    byte[] wanted = headerName.getBytes(StandardCharsets.UTF_8);
+    try {
+      for (int i = 0; i < count; i++) {
+        int bodyLength = readVarint(b);
+        int end = b.position() + bodyLength;
+        if (bodyLength < 0 || end > b.limit()) {
+          throw new CorruptRecordException("record " + i + " overruns its batch");
+        }
+        long timestamp = unzigzag(readVarlong(b));
+        int keyLength = unzigzag(readVarint(b));
+        long hash = 0;
+        if (keyLength >= 0) {
+          if (keyLength > end - b.position()) {
+            throw new CorruptRecordException("record " + i + " has a key overrunning it");
+          }
+          hash = keyHash(b, b.position(), keyLength);
+          b.position(b.position() + keyLength);
+        }
+        skipBytes(b, end);
+        String header = null;
+        int headerCount = readVarint(b);
+        for (int h = 0; h < headerCount; h++) {
+          int nameLength = readVarint(b);
+          if (nameLength < 0 || nameLength > end - b.position()) {
+            throw new CorruptRecordException("record " + i + " has a header key overrunning it");
+          }
+          boolean match = nameLength == wanted.length;
+          for (int k = 0; match && k < nameLength; k++) {
+            match = b.get(b.position() + k) == wanted[k];
+          }
+          b.position(b.position() + nameLength);
+          if (match) {
+            byte[] v = readBytes(b);
+            header = v == null ? null : new String(v, StandardCharsets.UTF_8);
+          } else {
+            skipBytes(b, end);
+          }
+        }
+        if (b.position() != end) {
+          throw new CorruptRecordException("record " + i + " has trailing bytes");
+        }
+        visitor.record(i, timestamp, hash, header);
+      }
+    } catch (java.nio.BufferUnderflowException | IllegalArgumentException e) {
+      throw new CorruptRecordException("records do not decode: " + e);
+    }
+  }
+
+  /** A 64-bit hash of a key (FNV-1a), never 0 for a key; 0 stands for "no key". */
+  public static long keyHash(byte[] key) {
+    return key == null ? 0 : keyHash(ByteBuffer.wrap(key), 0, key.length);
+  }
+
+  private static long keyHash(ByteBuffer b, int from, int length) {
+    long h = 0xcbf29ce484222325L;
+    for (int i = 0; i < length; i++) {
+      h = (h ^ (b.get(from + i) & 0xff)) * 0x100000001b3L;
+    }
+    return h == 0 ? 1 : h;
   }
 
   /** Timestamp of record {@code index} without decoding the others' keys and values. */

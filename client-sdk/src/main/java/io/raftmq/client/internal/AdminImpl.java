@@ -3,7 +3,25 @@ package io.raftmq.client.internal;
 import io.raftmq.client.Admin;
 import io.raftmq.client.GroupDescription;
 import io.raftmq.client.GroupListing;
+import io.raftmq.client.DeadLetterEntry;
+import io.raftmq.client.DeadLetters;
+import io.raftmq.client.KeyFailureMode;
+import io.raftmq.client.NodeAddress;
 import io.raftmq.client.OffsetResetPlan;
+import io.raftmq.client.QueueConsumerConfig;
+import io.raftmq.client.QueueGroupDescription;
+import io.raftmq.client.QueueGroupListing;
+import io.raftmq.client.QueueGroupSettings;
+import io.raftmq.client.QueueOrdering;
+import io.raftmq.client.RedriveFilter;
+import io.raftmq.client.RedriveResult;
+import io.raftmq.protocol.DeadEntry;
+import io.raftmq.protocol.DescribeQueueRequest;
+import io.raftmq.protocol.DescribeQueueResponse;
+import io.raftmq.protocol.QueueGroupConfig;
+import io.raftmq.protocol.QueuePartitionState;
+import io.raftmq.protocol.QueueRedriveRequest;
+import io.raftmq.protocol.QueueRedriveResponse;
 import io.raftmq.client.OffsetResetSpec;
 import io.raftmq.client.TopicPartition;
 import io.raftmq.protocol.CommitOffsetsRequest;
@@ -46,6 +64,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** {@link Admin} over the wire protocol; stateless apart from the shared runtime. Thread-safe. */
@@ -370,5 +389,354 @@ public final class AdminImpl implements Admin {
           }
           return Attempt.of(new RaftMqException(r.getError(), "delete group '" + group + "': " + r.getErrorMessage()));
         }, rt.config().requestTimeout()));
+  }
+
+  // ---- queue groups ----
+
+  @Override
+  public CompletableFuture<QueueGroupDescription> describeQueue(String topic, String group, int deadLimit) {
+    if (deadLimit < 0) {
+      return CompletableFuture.failedFuture(new RaftMqException(ErrorCode.INVALID_REQUEST,
+          "deadLimit must not be negative: " + deadLimit));
+    }
+    return partitionsOf(List.of(topic)).thenCompose(tps -> {
+      if (tps.isEmpty()) {
+        throw new RaftMqException(ErrorCode.UNKNOWN_TOPIC, "unknown topic '" + topic + "'");
+      }
+      return queueStates(group, tps, deadLimit);
+    }).thenApply(states -> {
+      List<QueueGroupDescription.Partition> rows = new ArrayList<>();
+      states.values().forEach(list -> list.forEach(s -> rows.add(toPartition(s))));
+      if (rows.isEmpty()) {
+        throw new RaftMqException(ErrorCode.UNKNOWN_QUEUE_GROUP, "queue group '" + group + "' does not exist on topic '"
+            + topic + "'");
+      }
+      rows.sort(Comparator.comparingInt(QueueGroupDescription.Partition::partition));
+      return new QueueGroupDescription(topic, group, List.copyOf(rows));
+    });
+  }
+
+  @Override
+  public CompletableFuture<List<QueueGroupListing>> listQueueGroups() {
+    return rt.metadata().fetch(List.of()).thenCompose(m -> {
+      rt.metadata().update(m);
+      List<TopicPartition> tps = new ArrayList<>();
+      m.topics().forEach(t -> t.partitions().forEach(p -> tps.add(new TopicPartition(t.name(), p.partition()))));
+      return queueStates("", tps, 0);
+    }).thenApply(QueueGroupScan::listings);
+  }
+
+  /**
+   * Each partition's states of {@code group} (every group when empty), from its leader. A partition
+   * without the group (or whose topic vanished meanwhile) has an empty list.
+   */
+  private CompletableFuture<Map<TopicPartition, List<QueuePartitionState>>> queueStates(String group,
+      List<TopicPartition> tps, int deadLimit) {
+    return PartitionFanOut.run(rt, group.isEmpty() ? "describe queue groups" : "describe queue group '" + group + "'",
+        tps,
+        list -> Request.newBuilder().setApiKey(ApiKey.DESCRIBE_QUEUE).setDescribeQueue(DescribeQueueRequest.newBuilder()
+            .setGroup(group).addAllPartitions(ConsumerImpl.byTopic(list)).setDeadLimit(deadLimit)),
+        (reply, list) -> QueueGroupScan.outcomes(reply.header().getDescribeQueue(), list),
+        rt.config().requestTimeout());
+  }
+
+  /** Turns DESCRIBE_QUEUE answers into per-partition outcomes and listings; pure. */
+  static final class QueueGroupScan {
+    private QueueGroupScan() {}
+
+    static Map<TopicPartition, PartitionFanOut.Outcome<List<QueuePartitionState>>> outcomes(DescribeQueueResponse r,
+        List<TopicPartition> asked) {
+      Map<TopicPartition, List<QueuePartitionState>> found = new LinkedHashMap<>();
+      Map<TopicPartition, PartitionFanOut.Outcome<List<QueuePartitionState>>> out = new LinkedHashMap<>();
+      asked.forEach(tp -> found.put(tp, new ArrayList<>()));
+      for (QueuePartitionState s : r.getPartitionsList()) {
+        TopicPartition tp = new TopicPartition(s.getTopic(), s.getPartition());
+        if (!found.containsKey(tp)) {
+          continue;
+        }
+        ErrorCode e = s.getError();
+        if (e == ErrorCode.NONE) {
+          if (!s.getGroup().isEmpty()) {
+            found.get(tp).add(s);
+          }
+        } else if (e != ErrorCode.UNKNOWN_QUEUE_GROUP && e != ErrorCode.UNKNOWN_TOPIC) {
+          out.put(tp, PartitionFanOut.Outcome.error(e, s.getErrorMessage(), s.hasLeader() ? s.getLeader() : null));
+        }
+      }
+      found.forEach((tp, list) -> out.putIfAbsent(tp, PartitionFanOut.Outcome.done(List.copyOf(list))));
+      return out;
+    }
+
+    static List<QueueGroupListing> listings(Map<TopicPartition, List<QueuePartitionState>> states) {
+      record Key(String topic, String group) {}
+      Map<Key, List<QueuePartitionState>> byGroup = new java.util.TreeMap<>(
+          Comparator.comparing(Key::topic).thenComparing(Key::group));
+      states.values().forEach(list -> list.forEach(s ->
+          byGroup.computeIfAbsent(new Key(s.getTopic(), s.getGroup()), k -> new ArrayList<>()).add(s)));
+      List<QueueGroupListing> out = new ArrayList<>();
+      byGroup.forEach((k, list) -> {
+        list.sort(Comparator.comparingInt(QueuePartitionState::getPartition));
+        long inFlight = 0;
+        long available = 0;
+        long backlog = 0;
+        long redelivered = 0;
+        long expiries = 0;
+        long acked = 0;
+        long dead = 0;
+        long oldest = 0;
+        Map<String, Long> reasons = new java.util.TreeMap<>();
+        for (QueuePartitionState s : list) {
+          inFlight += s.getInFlight();
+          available += s.getAvailable();
+          backlog += Math.max(0, s.getHighWatermark() - s.getEnd()) + s.getAvailable() + s.getInFlight();
+          redelivered += s.getRedelivered();
+          expiries += s.getLeaseExpiries();
+          acked += s.getAcked();
+          dead += s.getDead();
+          s.getDeadByReasonMap().forEach((r, n) -> reasons.merge(r, n, Long::sum));
+          if (s.getOldestDeadMs() > 0 && (oldest == 0 || s.getOldestDeadMs() < oldest)) {
+            oldest = s.getOldestDeadMs();
+          }
+        }
+        out.add(new QueueGroupListing(k.topic(), k.group(), deadLetterTopic(list.get(0)), list.size(), inFlight,
+            available, backlog, redelivered, expiries, acked, dead, java.util.Collections.unmodifiableMap(reasons),
+            oldest));
+      });
+      return List.copyOf(out);
+    }
+  }
+
+  private static String deadLetterTopic(QueuePartitionState s) {
+    if (!s.getDeadLetterTopic().isEmpty()) {
+      return s.getDeadLetterTopic();
+    }
+    if (!s.getConfig().getDeadLetterTopic().isEmpty()) {
+      return s.getConfig().getDeadLetterTopic();
+    }
+    return DeadLetters.defaultTopic(s.getTopic(), s.getGroup());
+  }
+
+  /** The settings a wire config stands for, defaults filled in for its zero / empty fields. */
+  static QueueGroupSettings settings(QueueGroupConfig c, String deadLetterTopic) {
+    return new QueueGroupSettings(
+        c.getVisibilityTimeoutMs() > 0 ? c.getVisibilityTimeoutMs()
+            : QueueConsumerConfig.DEFAULT_VISIBILITY_TIMEOUT.toMillis(),
+        c.getMaxDeliveries() != 0 ? c.getMaxDeliveries() : QueueConsumerConfig.DEFAULT_MAX_DELIVERIES,
+        c.getBackoffBaseMs() > 0 ? c.getBackoffBaseMs() : QueueConsumerConfig.DEFAULT_BACKOFF_BASE.toMillis(),
+        c.getBackoffMaxMs() > 0 ? c.getBackoffMaxMs() : QueueConsumerConfig.DEFAULT_BACKOFF_MAX.toMillis(),
+        c.getMaxInFlight() > 0 ? c.getMaxInFlight() : QueueConsumerConfig.DEFAULT_MAX_IN_FLIGHT,
+        "key".equalsIgnoreCase(c.getOrdering()) ? QueueOrdering.KEY : QueueOrdering.NONE,
+        "strict".equalsIgnoreCase(c.getKeyFailureMode()) ? KeyFailureMode.STRICT : KeyFailureMode.LENIENT,
+        c.getMaxRedrives() != 0 ? c.getMaxRedrives() : QueueConsumerConfig.DEFAULT_MAX_REDRIVES,
+        deadLetterTopic);
+  }
+
+  static QueueGroupDescription.Partition toPartition(QueuePartitionState s) {
+    List<DeadLetterEntry> dead = new ArrayList<>();
+    for (DeadEntry d : s.getDeadEntriesList()) {
+      dead.add(new DeadLetterEntry(d.getOffset(), d.getReason(), d.getErrorClass(), d.getErrorMessage(),
+          d.getAttempts(), d.getFirstFailureMs(), d.getLastFailureMs(), d.getDeadAtMs(), d.getForwarded(),
+          d.getRedrives()));
+    }
+    String dlq = deadLetterTopic(s);
+    return new QueueGroupDescription.Partition(s.getPartition(), s.getStart(), s.getEnd(), s.getHighWatermark(),
+        s.getInFlight(), s.getAvailable(), s.getRedelivered(), s.getLeaseExpiries(), s.getAcked(), s.getDead(),
+        java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(s.getDeadByReasonMap())), s.getOldestDeadMs(),
+        dlq, settings(s.getConfig(), dlq), List.copyOf(dead));
+  }
+
+  @Override
+  public CompletableFuture<RedriveResult> redrive(String topic, String group, RedriveFilter filter, boolean dryRun) {
+    return redriveOnce(topic, group, filter, dryRun, false);
+  }
+
+  @Override
+  public CompletableFuture<RedriveResult> purgeDeadLetters(String topic, String group, RedriveFilter filter,
+      boolean dryRun) {
+    return redriveOnce(topic, group, filter, dryRun, true);
+  }
+
+  private CompletableFuture<RedriveResult> redriveOnce(String topic, String group, RedriveFilter filter,
+      boolean dryRun, boolean purge) {
+    return partitionsOf(List.of(topic)).thenCompose(tps -> {
+      if (tps.isEmpty()) {
+        throw new RaftMqException(ErrorCode.UNKNOWN_TOPIC, "unknown topic '" + topic + "'");
+      }
+      Map<TopicPartition, CompletableFuture<QueueRedriveResponse>> calls = new LinkedHashMap<>();
+      for (TopicPartition tp : tps) {
+        calls.put(tp, redrivePartition(tp, group, filter, dryRun, purge));
+      }
+      return CompletableFuture.allOf(calls.values().toArray(CompletableFuture[]::new)).thenApply(v -> {
+        RedriveTally tally = new RedriveTally();
+        calls.forEach((tp, f) -> tally.add(tp.partition(), f.join()));
+        if (tally.unknownGroup == tps.size()) {
+          throw new RaftMqException(ErrorCode.UNKNOWN_QUEUE_GROUP, "queue group '" + group
+              + "' does not exist on topic '" + topic + "'");
+        }
+        return tally.result(topic, group, dryRun, purge);
+      });
+    });
+  }
+
+  /** Sums per-partition redrive answers. */
+  private static final class RedriveTally {
+    final Map<Integer, List<Long>> offsets = new java.util.TreeMap<>();
+    final Map<Integer, Integer> kept = new java.util.TreeMap<>();
+    int unknownGroup;
+
+    /** Adds one answer; returns how many offsets it acted on. */
+    int add(int partition, QueueRedriveResponse r) {
+      if (r.getError() == ErrorCode.UNKNOWN_QUEUE_GROUP) {
+        unknownGroup++;
+        return 0;
+      }
+      if (r.getOffsetsCount() > 0) {
+        offsets.computeIfAbsent(partition, p -> new ArrayList<>()).addAll(r.getOffsetsList());
+      }
+      if (r.getKeptByLoopGuard() > 0) {
+        // Paced rounds see the same guarded entries again: keep the largest count, not the sum.
+        kept.merge(partition, r.getKeptByLoopGuard(), Math::max);
+      }
+      return r.getOffsetsCount();
+    }
+
+    RedriveResult result(String topic, String group, boolean dryRun, boolean purge) {
+      Map<Integer, List<Long>> frozen = new java.util.TreeMap<>();
+      offsets.forEach((p, list) -> frozen.put(p, List.copyOf(list)));
+      return new RedriveResult(topic, group, dryRun, purge, java.util.Collections.unmodifiableMap(frozen),
+          java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(kept)));
+    }
+  }
+
+  /**
+   * One QUEUE_REDRIVE to {@code tp}'s leader, retried on NOT_LEADER and timeouts; completes with the
+   * answer (UNKNOWN_QUEUE_GROUP included, as a value), fails on other errors.
+   */
+  private CompletableFuture<QueueRedriveResponse> redrivePartition(TopicPartition tp, String group,
+      RedriveFilter filter, boolean dryRun, boolean purge) {
+    QueueRedriveRequest.Builder b = QueueRedriveRequest.newBuilder().setGroup(group).setTopic(tp.topic())
+        .setPartition(tp.partition()).setFromOffset(filter.fromOffset()).setToOffset(filter.toOffset())
+        .setLimit(filter.limit()).setDryRun(dryRun).setPurge(purge);
+    filter.reason().ifPresent(b::setReason);
+    filter.fromTime().ifPresent(t -> b.setFromTimeMs(t.toEpochMilli()));
+    filter.toTime().ifPresent(t -> b.setToTimeMs(t.toEpochMilli()));
+    filter.key().ifPresent(k -> b.setByKey(true).setKey(com.google.protobuf.ByteString.copyFrom(k)));
+    QueueRedriveRequest req = b.build();
+    String what = (purge ? "purge dead letters of" : "redrive") + " group '" + group + "' in " + tp;
+    return rt.call(what, () -> leaderOrAny(tp),
+        () -> Request.newBuilder().setApiKey(ApiKey.QUEUE_REDRIVE).setQueueRedrive(req),
+        reply -> {
+          QueueRedriveResponse r = reply.header().getQueueRedrive();
+          if (r.getError() == ErrorCode.NONE || r.getError() == ErrorCode.UNKNOWN_QUEUE_GROUP) {
+            return Attempt.done(r);
+          }
+          if (io.raftmq.protocol.Errors.needsMetadataRefresh(r.getError())) {
+            rt.metadata().onLeaderError(tp, r.hasLeader() ? r.getLeader() : null);
+          }
+          return Attempt.of(new RaftMqException(r.getError(), what + ": " + r.getErrorMessage()));
+        }, rt.config().requestTimeout());
+  }
+
+  private HostPort leaderOrAny(TopicPartition tp) {
+    NodeAddress leader = rt.metadata().leader(tp);
+    if (leader == null) {
+      rt.metadata().requestUpdate();
+      return rt.metadata().anyNode();
+    }
+    return new HostPort(leader.host(), leader.port());
+  }
+
+  @Override
+  public CompletableFuture<RedriveResult> redrive(String topic, String group, RedriveFilter filter,
+      int ratePerSecond) {
+    if (ratePerSecond < 1) {
+      throw new IllegalArgumentException("ratePerSecond must be positive: " + ratePerSecond);
+    }
+    return partitionsOf(List.of(topic)).thenCompose(tps -> {
+      if (tps.isEmpty()) {
+        throw new RaftMqException(ErrorCode.UNKNOWN_TOPIC, "unknown topic '" + topic + "'");
+      }
+      PacedRedrive paced = new PacedRedrive(topic, group, filter, ratePerSecond, tps);
+      paced.round();
+      return paced.result;
+    });
+  }
+
+  /**
+   * A redrive paced to a rate: rounds a second apart, each redriving at most the rate's worth, split
+   * over the partitions that still have matching messages (a partition is done once it returns fewer
+   * than it was asked for, or reaches the filter's limit).
+   */
+  private final class PacedRedrive {
+    final String topic;
+    final String group;
+    final RedriveFilter filter;
+    final int rate;
+    final List<TopicPartition> active;
+    final Map<TopicPartition, Integer> done = new LinkedHashMap<>();
+    final RedriveTally tally = new RedriveTally();
+    final CompletableFuture<RedriveResult> result = new CompletableFuture<>();
+    final int partitions;
+    int rotation;
+    boolean anyGroup;
+
+    PacedRedrive(String topic, String group, RedriveFilter filter, int rate, List<TopicPartition> tps) {
+      this.topic = topic;
+      this.group = group;
+      this.filter = filter;
+      this.rate = rate;
+      this.active = new ArrayList<>(tps);
+      this.partitions = tps.size();
+    }
+
+    void round() {
+      long started = System.nanoTime();
+      int[] shares = QueueConsumerImpl.shares(rate, active.size(), Math.floorMod(rotation++, active.size()));
+      Map<TopicPartition, Integer> asked = new LinkedHashMap<>();
+      Map<TopicPartition, CompletableFuture<QueueRedriveResponse>> calls = new LinkedHashMap<>();
+      for (int i = 0; i < active.size(); i++) {
+        TopicPartition tp = active.get(i);
+        int limit = shares[i];
+        if (filter.limit() > 0) {
+          limit = Math.min(limit, filter.limit() - done.getOrDefault(tp, 0));
+        }
+        if (limit <= 0) {
+          continue;
+        }
+        asked.put(tp, limit);
+        calls.put(tp, redrivePartition(tp, group, filter.withLimit(limit), false, false));
+      }
+      CompletableFuture.allOf(calls.values().toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
+        if (e != null) {
+          result.completeExceptionally(MetadataCache.asRaftMq(e));
+          return;
+        }
+        calls.forEach((tp, f) -> {
+          QueueRedriveResponse r = f.join();
+          if (r.getError() != ErrorCode.UNKNOWN_QUEUE_GROUP) {
+            anyGroup = true;
+          }
+          int n = tally.add(tp.partition(), r);
+          int total = done.merge(tp, n, Integer::sum);
+          if (n < asked.get(tp) || filter.limit() > 0 && total >= filter.limit()) {
+            active.remove(tp);
+          }
+        });
+        if (!anyGroup && active.isEmpty()) {
+          result.completeExceptionally(new RaftMqException(ErrorCode.UNKNOWN_QUEUE_GROUP, "queue group '" + group
+              + "' does not exist on topic '" + topic + "'"));
+          return;
+        }
+        if (active.isEmpty()) {
+          result.complete(tally.result(topic, group, false, false));
+          return;
+        }
+        Duration pause = Duration.ofNanos(Math.max(0, started + TimeUnit.SECONDS.toNanos(1) - System.nanoTime()));
+        if (!rt.schedule(this::round, pause)) {
+          result.completeExceptionally(new RaftMqException(ErrorCode.INVALID_REQUEST, "the client is closed", false,
+              null));
+        }
+      });
+    }
   }
 }

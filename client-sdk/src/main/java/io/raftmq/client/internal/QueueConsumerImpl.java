@@ -1,0 +1,586 @@
+package io.raftmq.client.internal;
+
+import io.raftmq.client.Delivery;
+import io.raftmq.client.DeliveryHandler;
+import io.raftmq.client.NodeAddress;
+import io.raftmq.client.PartitionInfo;
+import io.raftmq.client.QueueConsumer;
+import io.raftmq.client.QueueConsumerConfig;
+import io.raftmq.client.RaftMqException;
+import io.raftmq.client.TopicDescription;
+import io.raftmq.client.TopicPartition;
+import io.raftmq.protocol.ApiKey;
+import io.raftmq.protocol.CorruptRecordException;
+import io.raftmq.protocol.ErrorCode;
+import io.raftmq.protocol.Errors;
+import io.raftmq.protocol.PartitionReceive;
+import io.raftmq.protocol.PartitionReceiveResult;
+import io.raftmq.protocol.QueueGroupConfig;
+import io.raftmq.protocol.QueueReceiveRequest;
+import io.raftmq.protocol.Request;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link QueueConsumer}. A receive splits its maximum over the topics' partitions (rotating the
+ * start), sends one {@code QUEUE_RECEIVE} per leader node that has none in flight (a long poll on the
+ * broker), and returns as soon as deliveries arrive; responses that come later are buffered for the
+ * next receive (their leases run meanwhile). Responses are decoded on the SDK callback thread. Settles
+ * go through a {@link SettleBatcher}. {@link #subscribe} adds a loop thread, a handler pool and a timer
+ * that extends the leases of running handlers. Thread-safe: the receive state is guarded by this
+ * object's monitor, which response callbacks also take (once per response, not per message).
+ */
+public final class QueueConsumerImpl implements QueueConsumer {
+  private static final Logger log = LoggerFactory.getLogger(QueueConsumerImpl.class);
+  /** Back-off when nothing can be asked (no leader known) and after a failed loop round. */
+  private static final long BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+  /** How long a receive waits past its own wait for long polls in flight to answer. */
+  private static final long ANSWER_GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+  /** Long-poll wait of the subscribe loop. */
+  static final Duration LOOP_WAIT = Duration.ofMillis(500);
+  /** Pause of the subscribe loop after an error. */
+  private static final Duration LOOP_ERROR_BACKOFF = Duration.ofSeconds(1);
+
+  private final ClientRuntime rt;
+  private final QueueConsumerConfig config;
+  private final Runnable onClose;
+  private final SettleBatcher settles;
+  /** The group settings sent with every receive; null when none was set. */
+  private final QueueGroupConfig groupConfig;
+  /** Lease asked for (0: the group's) and assumed for extensions (0: estimated per delivery). */
+  private final long leaseMs;
+
+  // ---- guarded by this ----
+  private final ArrayDeque<DeliveryImpl> buffered = new ArrayDeque<>();
+  private final Map<HostPort, CompletableFuture<Reply>> inFlight = new LinkedHashMap<>();
+  private RaftMqException pendingError;
+  private int rotation;
+  private volatile boolean closed;
+
+  // ---- subscribe ----
+  private volatile Thread loop;
+  private volatile boolean stopping;
+  private final CountDownLatch stopSignal = new CountDownLatch(1);
+  private ThreadPoolExecutor handlers;
+  private ScheduledExecutorService extender;
+  private Semaphore slots;
+
+  /** A consumer that has not asked anything yet; {@code onClose} runs once closed. */
+  public QueueConsumerImpl(ClientRuntime rt, QueueConsumerConfig config, Runnable onClose) {
+    this.rt = rt;
+    this.config = Objects.requireNonNull(config, "config");
+    this.onClose = onClose;
+    this.settles = new SettleBatcher(rt, config.groupId(), config.consumerId(), SettleBatcher.DEFAULT_LINGER,
+        SettleBatcher.DEFAULT_MAX_BATCH);
+    this.groupConfig = wireConfig(config);
+    this.leaseMs = config.explicitVisibilityTimeout().map(Duration::toMillis).orElse(0L);
+  }
+
+  /** The group settings the user set, as the wire carries them (0 / empty: unset); null if none. */
+  static QueueGroupConfig wireConfig(QueueConsumerConfig c) {
+    if (!c.hasGroupSettings()) {
+      return null;
+    }
+    QueueGroupConfig.Builder b = QueueGroupConfig.newBuilder();
+    c.explicitVisibilityTimeout().ifPresent(d -> b.setVisibilityTimeoutMs(d.toMillis()));
+    c.explicitMaxDeliveries().ifPresent(b::setMaxDeliveries);
+    c.explicitBackoffBase().ifPresent(d -> b.setBackoffBaseMs(d.toMillis()));
+    c.explicitBackoffMax().ifPresent(d -> b.setBackoffMaxMs(d.toMillis()));
+    c.explicitMaxInFlight().ifPresent(b::setMaxInFlight);
+    c.explicitOrdering().ifPresent(o -> b.setOrdering(o.name().toLowerCase(java.util.Locale.ROOT)));
+    c.explicitKeyFailureMode().ifPresent(m -> b.setKeyFailureMode(m.name().toLowerCase(java.util.Locale.ROOT)));
+    c.explicitMaxRedrives().ifPresent(b::setMaxRedrives);
+    c.deadLetterTopic().ifPresent(b::setDeadLetterTopic);
+    return b.build();
+  }
+
+  @Override
+  public String groupId() {
+    return config.groupId();
+  }
+
+  @Override
+  public String consumerId() {
+    return config.consumerId();
+  }
+
+  @Override
+  public List<Delivery> receive(int maxMessages, Duration wait) {
+    if (maxMessages < 1) {
+      throw new IllegalArgumentException("maxMessages must be positive: " + maxMessages);
+    }
+    if (wait == null || wait.isNegative()) {
+      throw new IllegalArgumentException("wait must not be negative: " + wait);
+    }
+    if (closed) {
+      throw new IllegalStateException("the queue consumer is closed");
+    }
+    if (loop != null) {
+      throw new IllegalStateException("this queue consumer is subscribed: its loop receives");
+    }
+    return List.copyOf(doReceive(maxMessages, wait));
+  }
+
+  /** Receives up to {@code max} deliveries within {@code wait}; empty once closed. */
+  List<DeliveryImpl> doReceive(int max, Duration wait) {
+    long deadline = System.nanoTime() + wait.toNanos();
+    ensureTopics();
+    synchronized (this) {
+      while (true) {
+        if (closed) {
+          return List.of();
+        }
+        if (!buffered.isEmpty()) {
+          List<DeliveryImpl> out = new ArrayList<>(Math.min(max, buffered.size()));
+          while (out.size() < max && !buffered.isEmpty()) {
+            out.add(buffered.poll());
+          }
+          return out;
+        }
+        if (pendingError != null) {
+          RaftMqException e = pendingError;
+          pendingError = null;
+          throw e;
+        }
+        long now = System.nanoTime();
+        long remaining = deadline - now;
+        boolean sent = false;
+        if (remaining > 0 || inFlight.isEmpty() && remaining > -ANSWER_GRACE_NANOS && wait.isZero()) {
+          if (rt.metadata().needsRefresh()) {
+            rt.metadata().maybeRefresh();
+          }
+          sent = sendReceives(max, Math.max(0, remaining));
+        }
+        if (remaining <= 0 && !sent && (inFlight.isEmpty() || remaining <= -ANSWER_GRACE_NANOS)) {
+          return List.of();
+        }
+        long waitNanos = inFlight.isEmpty() ? Math.min(Math.max(remaining, 1), BACKOFF_NANOS)
+            : Math.max(remaining, 0) + ANSWER_GRACE_NANOS;
+        try {
+          TimeUnit.NANOSECONDS.timedWait(this, Math.max(1, Math.min(waitNanos,
+              deadline + ANSWER_GRACE_NANOS - System.nanoTime())));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new RaftMqException(ErrorCode.REQUEST_TIMED_OUT, "interrupted in receive", true, e);
+        }
+      }
+    }
+  }
+
+  /** Makes sure the metadata knows every topic (blocking on the first receive); UNKNOWN_TOPIC if one does not exist. */
+  private void ensureTopics() {
+    for (String topic : config.topics()) {
+      if (rt.metadata().topic(topic) == null) {
+        rt.metadata().awaitTopic(topic, rt.config().requestTimeout(), ClientRuntime.RETRY_BACKOFF);
+      }
+    }
+  }
+
+  /**
+   * Sends a receive to every leader node without one in flight, splitting {@code max} over their
+   * partitions from a rotating start. Returns whether anything was sent. Holds the monitor.
+   */
+  private boolean sendReceives(int max, long remainingNanos) {
+    List<TopicPartition> eligible = new ArrayList<>();
+    List<HostPort> nodes = new ArrayList<>();
+    boolean leaderUnknown = false;
+    for (String topic : config.topics()) {
+      TopicDescription t = rt.metadata().topic(topic);
+      if (t == null) {
+        leaderUnknown = true;
+        continue;
+      }
+      for (PartitionInfo p : t.partitions()) {
+        TopicPartition tp = new TopicPartition(topic, p.partition());
+        NodeAddress leader = rt.metadata().leader(tp);
+        if (leader == null) {
+          leaderUnknown = true;
+          continue;
+        }
+        HostPort node = new HostPort(leader.host(), leader.port());
+        if (!inFlight.containsKey(node)) {
+          eligible.add(tp);
+          nodes.add(node);
+        }
+      }
+    }
+    if (leaderUnknown) {
+      rt.metadata().requestUpdate();
+      rt.metadata().maybeRefresh();
+    }
+    int n = eligible.size();
+    if (n == 0) {
+      return false;
+    }
+    int[] shares = shares(max, n, Math.floorMod(rotation++, n));
+    Map<HostPort, List<PartitionReceive>> byNode = new LinkedHashMap<>();
+    for (int i = 0; i < n; i++) {
+      if (shares[i] > 0) {
+        TopicPartition tp = eligible.get(i);
+        byNode.computeIfAbsent(nodes.get(i), k -> new ArrayList<>()).add(PartitionReceive.newBuilder()
+            .setTopic(tp.topic()).setPartition(tp.partition()).setMaxMessages(shares[i]).build());
+      }
+    }
+    int maxWaitMs = (int) Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(remainingNanos));
+    Duration timeout = rt.config().requestTimeout().plusMillis(maxWaitMs);
+    for (Map.Entry<HostPort, List<PartitionReceive>> e : byNode.entrySet()) {
+      HostPort node = e.getKey();
+      QueueReceiveRequest.Builder req = QueueReceiveRequest.newBuilder().setGroup(config.groupId())
+          .setConsumerId(config.consumerId()).setMaxWaitMs(maxWaitMs).setLeaseMs(leaseMs)
+          .addAllPartitions(e.getValue());
+      if (groupConfig != null) {
+        req.setConfig(groupConfig);
+      }
+      CompletableFuture<Reply> f = rt.network().send(node,
+          Request.newBuilder().setApiKey(ApiKey.QUEUE_RECEIVE).setQueueReceive(req), null, timeout);
+      inFlight.put(node, f);
+      f.whenComplete((reply, ex) -> onResponse(node, f, reply, ex));
+    }
+    return true;
+  }
+
+  /**
+   * How many messages each of {@code n} partitions is asked for so that they sum to {@code max}: an
+   * even split, the remainder (or, with fewer messages than partitions, everything) going to the
+   * partitions from {@code start} on, cyclically, so that successive calls favour different partitions.
+   */
+  static int[] shares(int max, int n, int start) {
+    int[] out = new int[n];
+    int each = max / n;
+    int extra = max % n;
+    Arrays.fill(out, each);
+    for (int k = 0; k < extra; k++) {
+      out[(start + k) % n]++;
+    }
+    return out;
+  }
+
+  private void onResponse(HostPort node, CompletableFuture<Reply> f, Reply reply, Throwable ex) {
+    List<DeliveryImpl> got = List.of();
+    RaftMqException error = null;
+    if (ex != null) {
+      RaftMqException e = MetadataCache.asRaftMq(ex);
+      log.debug("queue receive from {} failed: {}", node, e.getMessage());
+      if (e.isRetriable()) {
+        rt.metadata().onNodeUnreachable(node);
+      } else {
+        error = e;
+      }
+    } else {
+      try (reply) {
+        got = new ArrayList<>();
+        error = handleResponse(node, reply, got);
+      } catch (RaftMqException e) {
+        error = e;
+      } catch (RuntimeException e) {
+        error = MetadataCache.asRaftMq(e);
+      }
+    }
+    boolean late;
+    synchronized (this) {
+      inFlight.remove(node, f);
+      late = closed;
+      if (!late) {
+        buffered.addAll(got);
+        if (error != null && pendingError == null) {
+          pendingError = error;
+        }
+      }
+      notifyAll();
+    }
+    if (late) {
+      // Received after close: put back at once.
+      got.forEach(d -> d.nack(0, null));
+    }
+  }
+
+  /** Decodes a response into {@code out}; returns the first final error of a partition, or null. */
+  private RaftMqException handleResponse(HostPort node, Reply reply, List<DeliveryImpl> out) {
+    if (reply.header().getError() != ErrorCode.NONE) {
+      RaftMqException e = new RaftMqException(reply.header().getError(), "queue receive at " + node + ": "
+          + reply.header().getErrorMessage());
+      if (e.isRetriable()) {
+        rt.metadata().requestUpdate();
+        return null;
+      }
+      return e;
+    }
+    RaftMqException error = null;
+    int bodyOffset = 0;
+    int bodyLength = reply.body() == null ? 0 : reply.body().readableBytes();
+    for (PartitionReceiveResult r : reply.header().getQueueReceive().getResultsList()) {
+      int size = r.getRecordsSize();
+      if (size < 0 || bodyOffset + size > bodyLength) {
+        throw new RaftMqException(ErrorCode.CORRUPT_MESSAGE, "queue receive response from " + node
+            + " announces more record bytes than its body holds", false, null);
+      }
+      int start = bodyOffset;
+      bodyOffset += size;
+      TopicPartition tp = new TopicPartition(r.getTopic(), r.getPartition());
+      if (r.getError() != ErrorCode.NONE) {
+        if (Errors.needsMetadataRefresh(r.getError())) {
+          rt.metadata().onLeaderError(tp, r.hasLeader() ? r.getLeader() : null);
+        }
+        if (!Errors.isRetriable(r.getError()) && error == null) {
+          error = new RaftMqException(r.getError(), "queue receive " + tp + " at " + node + ": "
+              + r.getErrorMessage());
+        } else {
+          log.debug("queue receive {} at {}: {}; will retry", tp, node, r.getError());
+        }
+        continue;
+      }
+      if (r.getDeliveriesCount() == 0) {
+        continue;
+      }
+      DeliveryDecoder.Decoded d;
+      try {
+        d = DeliveryDecoder.decode(tp, r.getDeliveriesList(), reply.bodySlice(start, size), leaseMs, settles);
+      } catch (CorruptRecordException e) {
+        throw new RaftMqException(ErrorCode.CORRUPT_MESSAGE, "corrupt batch in " + tp + " from " + node + ": "
+            + e.getMessage(), false, e);
+      }
+      if (d.missing().length > 0) {
+        log.warn("queue receive {} at {}: no record for leased offsets {}; they return after their lease",
+            tp, node, Arrays.toString(d.missing()));
+      }
+      out.addAll(d.deliveries());
+    }
+    return error;
+  }
+
+  // ---- subscribe ----
+
+  @Override
+  public synchronized void subscribe(DeliveryHandler handler) {
+    Objects.requireNonNull(handler, "handler");
+    if (closed) {
+      throw new IllegalStateException("the queue consumer is closed");
+    }
+    if (loop != null) {
+      throw new IllegalStateException("this queue consumer is subscribed already");
+    }
+    int threads = config.handlerThreads();
+    handlers = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
+        ClientRuntime.daemon("raftmq-queue-handler-" + config.groupId()));
+    extender = Executors.newSingleThreadScheduledExecutor(
+        ClientRuntime.daemon("raftmq-queue-extender-" + config.groupId()));
+    // Up to one message waiting per handler thread besides the running ones.
+    slots = new Semaphore(2 * threads);
+    Thread t = new Thread(() -> runLoop(handler), "raftmq-queue-loop-" + config.groupId());
+    t.setDaemon(true);
+    loop = t;
+    t.start();
+  }
+
+  private void runLoop(DeliveryHandler handler) {
+    while (!stopping) {
+      int n = 0;
+      try {
+        if (!slots.tryAcquire(LOOP_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+          continue;
+        }
+        n = 1 + slots.drainPermits();
+        List<DeliveryImpl> got = doReceive(n, LOOP_WAIT);
+        slots.release(n - got.size());
+        n = 0;
+        for (DeliveryImpl d : got) {
+          HandlerTask task = new HandlerTask(d, handler);
+          try {
+            if (stopping) {
+              throw new RejectedExecutionException("stopping");
+            }
+            handlers.execute(task);
+          } catch (RejectedExecutionException e) {
+            d.nack(0, null);
+            slots.release();
+          }
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (RuntimeException e) {
+        if (n > 0) {
+          slots.release(n);
+        }
+        if (stopping) {
+          return;
+        }
+        log.warn("queue consumer {} of group {}: receive failed, retrying in {} ms: {}", config.consumerId(),
+            config.groupId(), LOOP_ERROR_BACKOFF.toMillis(), e.toString());
+        try {
+          if (stopSignal.await(LOOP_ERROR_BACKOFF.toMillis(), TimeUnit.MILLISECONDS)) {
+            return;
+          }
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+  }
+
+  /** Runs the handler on one delivery, settles it by the outcome, and extends its lease meanwhile. */
+  private final class HandlerTask implements Runnable {
+    final DeliveryImpl delivery;
+    final DeliveryHandler handler;
+    volatile ScheduledFuture<?> extension;
+    volatile boolean done;
+
+    HandlerTask(DeliveryImpl delivery, DeliveryHandler handler) {
+      this.delivery = delivery;
+      this.handler = handler;
+    }
+
+    @Override
+    public void run() {
+      try {
+        long firstExtendNanos = delivery.receivedAtNanos() + TimeUnit.MILLISECONDS.toNanos(delivery.leaseMs() / 2)
+            - System.nanoTime();
+        scheduleExtension(Math.max(0, firstExtendNanos));
+        try {
+          handler.handle(delivery);
+          if (!delivery.isSettled()) {
+            delivery.ack();
+          }
+        } catch (Throwable t) {
+          if (!delivery.isSettled()) {
+            settleFailure(t);
+          }
+        }
+      } finally {
+        done = true;
+        ScheduledFuture<?> e = extension;
+        if (e != null) {
+          e.cancel(false);
+        }
+        slots.release();
+      }
+    }
+
+    private void settleFailure(Throwable t) {
+      boolean retryable;
+      try {
+        retryable = config.retryable().test(t);
+      } catch (RuntimeException e) {
+        log.warn("the retryable predicate of group {} failed on {}; treating it as retryable", config.groupId(),
+            t.toString(), e);
+        retryable = true;
+      }
+      if (retryable) {
+        log.debug("handler failed on {} (retryable): {}", delivery, t.toString());
+        delivery.nack(-1, t);
+      } else {
+        log.debug("handler failed on {} (permanent): {}", delivery, t.toString());
+        String reason = t.getMessage() == null ? t.getClass().getName() : t.getMessage();
+        delivery.reject(reason, t);
+      }
+    }
+
+    private void scheduleExtension(long delayNanos) {
+      try {
+        extension = extender.schedule(this::extend, delayNanos, TimeUnit.NANOSECONDS);
+      } catch (RejectedExecutionException e) {
+        // closing: the lease runs its course
+      }
+    }
+
+    private void extend() {
+      if (done || delivery.isSettled()) {
+        return;
+      }
+      long lease = delivery.leaseMs();
+      delivery.extend(Duration.ofMillis(lease)).whenComplete((v, e) -> {
+        if (e != null) {
+          log.warn("could not extend the lease of {} for a running handler: {}", delivery,
+              MetadataCache.asRaftMq(e).getMessage());
+          return;
+        }
+        if (!done && !delivery.isSettled()) {
+          scheduleExtension(TimeUnit.MILLISECONDS.toNanos(lease / 2));
+        }
+      });
+    }
+  }
+
+  // ---- close ----
+
+  @Override
+  public void close(Duration timeout) {
+    List<CompletableFuture<Reply>> receives;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      stopping = true;
+      notifyAll();
+    }
+    long deadline = System.nanoTime() + timeout.toNanos();
+    stopSignal.countDown();
+    Thread t = loop;
+    try {
+      if (t != null) {
+        t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+        List<Runnable> notStarted = new ArrayList<>();
+        handlers.getQueue().drainTo(notStarted);
+        for (Runnable r : notStarted) {
+          ((HandlerTask) r).delivery.nack(0, null);
+          slots.release();
+        }
+        handlers.shutdown();
+        if (!handlers.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+          log.warn("queue consumer {} of group {} closed with {} handler(s) still running; their messages "
+              + "come back when their leases run out", config.consumerId(), config.groupId(), handlers.getActiveCount());
+        }
+        extender.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    List<DeliveryImpl> neverHandedOut;
+    synchronized (this) {
+      neverHandedOut = new ArrayList<>(buffered);
+      buffered.clear();
+      receives = new ArrayList<>(inFlight.values());
+    }
+    neverHandedOut.forEach(d -> d.nack(0, null));
+    // Deliveries of receives still in flight are put back as they arrive (onResponse sees closed).
+    for (CompletableFuture<Reply> f : receives) {
+      try {
+        f.handle((r, e) -> null).get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        break;
+      }
+    }
+    settles.close(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+    if (onClose != null) {
+      onClose.run();
+    }
+  }
+
+  /** The settle batcher (for tests). */
+  SettleBatcher settles() {
+    return settles;
+  }
+}

@@ -1,0 +1,370 @@
+package io.raftmq.client.internal;
+
+import io.raftmq.client.NodeAddress;
+import io.raftmq.client.RaftMqException;
+import io.raftmq.client.TopicPartition;
+import io.raftmq.protocol.ApiKey;
+import io.raftmq.protocol.ErrorCode;
+import io.raftmq.protocol.Errors;
+import io.raftmq.protocol.ExtendItem;
+import io.raftmq.protocol.NackItem;
+import io.raftmq.protocol.PartitionSettle;
+import io.raftmq.protocol.PartitionSettleResult;
+import io.raftmq.protocol.QueueSettleRequest;
+import io.raftmq.protocol.QueueSettleResponse;
+import io.raftmq.protocol.RejectItem;
+import io.raftmq.protocol.Request;
+import io.raftmq.protocol.SettleResult;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Batches the settles (acks, nacks, rejects, extends) of one queue consumer: callers push them onto a
+ * lock-free queue; after a short linger, or at once when {@code maxBatch} are queued, the queue is
+ * detached and sent as one {@code QUEUE_SETTLE} per leader node carrying every partition's items
+ * (one Raft entry per partition on the broker). Per-offset results complete the callers' futures;
+ * partitions whose leader moved (NOT_LEADER, no leader, a lost connection) are retried after a
+ * metadata refresh until the client's request timeout. Thread-safe.
+ */
+final class SettleBatcher {
+  private static final Logger log = LoggerFactory.getLogger(SettleBatcher.class);
+  /** How long a settle waits for others to share its request. */
+  static final Duration DEFAULT_LINGER = Duration.ofMillis(1);
+  /** Queued settles that trigger a send without waiting for the linger. */
+  static final int DEFAULT_MAX_BATCH = 500;
+
+  private final ClientRuntime rt;
+  private final String group;
+  private final String consumerId;
+  private final Duration linger;
+  private final int maxBatch;
+  private final long timeoutNanos;
+  /** Newest first; detached whole by a flush. */
+  private final AtomicReference<SettleOp> head = new AtomicReference<>();
+  private final AtomicInteger queued = new AtomicInteger();
+  private final AtomicBoolean flushScheduled = new AtomicBoolean();
+  /** Settles accepted and not completed yet. */
+  private final AtomicInteger outstanding = new AtomicInteger();
+  private final AtomicInteger requestsSent = new AtomicInteger();
+  private volatile boolean closed;
+
+  SettleBatcher(ClientRuntime rt, String group, String consumerId, Duration linger, int maxBatch) {
+    this.rt = rt;
+    this.group = group;
+    this.consumerId = consumerId;
+    this.linger = linger;
+    this.maxBatch = maxBatch;
+    this.timeoutNanos = rt.config().requestTimeout().toNanos();
+  }
+
+  /** Queues {@code op} and returns it (it is the caller's future). */
+  SettleOp add(SettleOp op) {
+    if (closed) {
+      op.completeExceptionally(new RaftMqException(ErrorCode.INVALID_REQUEST, "the queue consumer is closed: "
+          + op + " was not sent", false, null));
+      return op;
+    }
+    op.deadlineNanos = System.nanoTime() + timeoutNanos;
+    outstanding.incrementAndGet();
+    push(op);
+    return op;
+  }
+
+  private void push(SettleOp op) {
+    SettleOp h;
+    do {
+      h = head.get();
+      op.next = h;
+    } while (!head.compareAndSet(h, op));
+    if (queued.incrementAndGet() >= maxBatch) {
+      flush();
+    } else if (!flushScheduled.get() && flushScheduled.compareAndSet(false, true)) {
+      if (!rt.schedule(this::flush, linger)) {
+        flush(); // the client's timer is gone: send now (it will fail as closed)
+      }
+    }
+  }
+
+  /** Sends everything queued now. */
+  void flush() {
+    flushScheduled.set(false);
+    SettleOp list = head.getAndSet(null);
+    if (list == null) {
+      return;
+    }
+    // The queue is newest first: reverse it so that a partition's items keep their call order.
+    SettleOp fifo = null;
+    int n = 0;
+    while (list != null) {
+      SettleOp next = list.next;
+      list.next = fifo;
+      fifo = list;
+      list = next;
+      n++;
+    }
+    queued.addAndGet(-n);
+    send(fifo);
+  }
+
+  /** One partition's items of a request, by kind, in call order. */
+  static final class PartitionItems {
+    final TopicPartition tp;
+    final List<SettleOp> acks = new ArrayList<>();
+    final List<SettleOp> nacks = new ArrayList<>();
+    final List<SettleOp> rejects = new ArrayList<>();
+    final List<SettleOp> extendOps = new ArrayList<>();
+
+    PartitionItems(TopicPartition tp) {
+      this.tp = tp;
+    }
+
+    void add(SettleOp op) {
+      switch (op.kind) {
+        case ACK -> acks.add(op);
+        case NACK -> nacks.add(op);
+        case REJECT -> rejects.add(op);
+        case EXTEND -> extendOps.add(op);
+        default -> throw new IllegalStateException("unknown settle kind " + op.kind);
+      }
+    }
+
+    /** The items in the order of the broker's results: acks, nacks, rejects, extends. */
+    List<SettleOp> ordered() {
+      List<SettleOp> out = new ArrayList<>(acks.size() + nacks.size() + rejects.size() + extendOps.size());
+      out.addAll(acks);
+      out.addAll(nacks);
+      out.addAll(rejects);
+      out.addAll(extendOps);
+      return out;
+    }
+
+    PartitionSettle.Builder toProto() {
+      PartitionSettle.Builder b = PartitionSettle.newBuilder().setTopic(tp.topic()).setPartition(tp.partition());
+      for (SettleOp op : acks) {
+        b.addAcks(op.offset());
+      }
+      for (SettleOp op : nacks) {
+        b.addNacks(NackItem.newBuilder().setOffset(op.offset()).setDelayMs(op.millis)
+            .setErrorClass(op.errorClass).setErrorMessage(op.errorMessage));
+      }
+      for (SettleOp op : rejects) {
+        b.addRejects(RejectItem.newBuilder().setOffset(op.offset()).setReason(op.reason)
+            .setErrorClass(op.errorClass).setErrorMessage(op.errorMessage));
+      }
+      for (SettleOp op : extendOps) {
+        b.addExtends(ExtendItem.newBuilder().setOffset(op.offset()).setLeaseMs(op.millis));
+      }
+      return b;
+    }
+  }
+
+  /** Groups a detached FIFO list by partition, in order of first appearance. */
+  static Map<TopicPartition, PartitionItems> byPartition(SettleOp fifo) {
+    Map<TopicPartition, PartitionItems> out = new LinkedHashMap<>();
+    for (SettleOp op = fifo; op != null; ) {
+      SettleOp next = op.next;
+      op.next = null;
+      out.computeIfAbsent(op.delivery.topicPartition(), PartitionItems::new).add(op);
+      op = next;
+    }
+    return out;
+  }
+
+  private void send(SettleOp fifo) {
+    Map<HostPort, List<PartitionItems>> byNode = new LinkedHashMap<>();
+    List<SettleOp> noLeader = new ArrayList<>();
+    for (PartitionItems items : byPartition(fifo).values()) {
+      NodeAddress leader = rt.metadata().leader(items.tp);
+      if (leader == null) {
+        noLeader.addAll(items.ordered());
+      } else {
+        byNode.computeIfAbsent(new HostPort(leader.host(), leader.port()), k -> new ArrayList<>()).add(items);
+      }
+    }
+    if (!noLeader.isEmpty()) {
+      rt.metadata().requestUpdate();
+      rt.metadata().maybeRefresh();
+      retry(noLeader, new RaftMqException(ErrorCode.LEADER_NOT_AVAILABLE, "no known leader"), false);
+    }
+    for (Map.Entry<HostPort, List<PartitionItems>> e : byNode.entrySet()) {
+      HostPort node = e.getKey();
+      QueueSettleRequest.Builder req = QueueSettleRequest.newBuilder().setGroup(group).setConsumerId(consumerId);
+      Map<TopicPartition, PartitionItems> sent = new HashMap<>();
+      for (PartitionItems items : e.getValue()) {
+        req.addPartitions(items.toProto());
+        sent.put(items.tp, items);
+      }
+      requestsSent.incrementAndGet();
+      rt.network().send(node, Request.newBuilder().setApiKey(ApiKey.QUEUE_SETTLE).setQueueSettle(req), null,
+          rt.config().requestTimeout()).whenComplete((reply, ex) -> {
+            if (ex != null) {
+              RaftMqException err = MetadataCache.asRaftMq(ex);
+              if (err.isRetriable()) {
+                rt.metadata().onNodeUnreachable(node);
+              }
+              sent.values().forEach(items -> retryOrFail(items.ordered(), err, true));
+              return;
+            }
+            try (reply) {
+              handle(node, sent, reply);
+            } catch (RuntimeException bug) {
+              RaftMqException err = MetadataCache.asRaftMq(bug);
+              sent.values().forEach(items -> items.ordered().forEach(op -> finish(op, err)));
+            }
+          });
+    }
+  }
+
+  private void handle(HostPort node, Map<TopicPartition, PartitionItems> sent, Reply reply) {
+    if (reply.header().getError() != ErrorCode.NONE) {
+      RaftMqException err = new RaftMqException(reply.header().getError(), "settle at " + node + ": "
+          + reply.header().getErrorMessage());
+      sent.values().forEach(items -> retryOrFail(items.ordered(), err, false));
+      return;
+    }
+    QueueSettleResponse resp = reply.header().getQueueSettle();
+    for (PartitionSettleResult r : resp.getResultsList()) {
+      TopicPartition tp = new TopicPartition(r.getTopic(), r.getPartition());
+      PartitionItems items = sent.remove(tp);
+      if (items == null) {
+        continue;
+      }
+      List<SettleOp> ops = items.ordered();
+      if (r.getError() != ErrorCode.NONE) {
+        RaftMqException err = new RaftMqException(r.getError(), "settle " + tp + " at " + node + ": "
+            + r.getErrorMessage());
+        if (Errors.needsMetadataRefresh(r.getError())) {
+          rt.metadata().onLeaderError(tp, r.hasLeader() ? r.getLeader() : null);
+        }
+        retryOrFail(ops, err, false);
+        continue;
+      }
+      if (r.getResultsCount() != ops.size()) {
+        RaftMqException err = new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "settle " + tp + " at " + node
+            + ": " + r.getResultsCount() + " results for " + ops.size() + " items");
+        ops.forEach(op -> finish(op, err));
+        continue;
+      }
+      for (int i = 0; i < ops.size(); i++) {
+        complete(ops.get(i), r.getResults(i), tp, node);
+      }
+    }
+    for (PartitionItems items : sent.values()) {
+      RaftMqException err = new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "settle " + items.tp + " at " + node
+          + ": the response has no result for the partition");
+      items.ordered().forEach(op -> finish(op, err));
+    }
+  }
+
+  private void complete(SettleOp op, SettleResult r, TopicPartition tp, HostPort node) {
+    if (r.getOffset() != op.offset()) {
+      finish(op, new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "settle " + tp + " at " + node
+          + ": result for offset " + r.getOffset() + " where " + op.offset() + " was expected"));
+      return;
+    }
+    if (r.getError() == ErrorCode.NONE) {
+      if (op.kind == SettleOp.Kind.EXTEND && r.getLeaseDeadlineMs() > 0) {
+        op.delivery.leaseDeadlineMs(r.getLeaseDeadlineMs());
+      }
+      finish(op, null);
+      return;
+    }
+    String why = switch (r.getError()) {
+      case LEASE_NOT_HELD -> "not leased to this consumer";
+      case LEASE_EXPIRED -> "the lease ran out";
+      default -> "refused";
+    };
+    finish(op, new RaftMqException(r.getError(), op + ": " + why
+        + (op.ambiguous ? " (an earlier attempt whose answer was lost may have taken effect)" : "")));
+  }
+
+  private void retryOrFail(List<SettleOp> ops, RaftMqException err, boolean ambiguous) {
+    if (err.isRetriable() || Errors.needsMetadataRefresh(err.code()) && err.code() != ErrorCode.UNKNOWN_TOPIC) {
+      retry(ops, err, ambiguous);
+    } else {
+      ops.forEach(op -> finish(op, err));
+    }
+  }
+
+  private void retry(List<SettleOp> ops, RaftMqException err, boolean ambiguous) {
+    long giveUpAt = System.nanoTime() + ClientRuntime.RETRY_BACKOFF.toNanos();
+    List<SettleOp> again = new ArrayList<>(ops.size());
+    for (SettleOp op : ops) {
+      if (giveUpAt - op.deadlineNanos >= 0) {
+        finish(op, new RaftMqException(err.code(), op + " gave up after "
+            + TimeUnit.NANOSECONDS.toMillis(timeoutNanos) + " ms: " + err.getMessage(), true, err));
+      } else {
+        op.ambiguous |= ambiguous;
+        again.add(op);
+      }
+    }
+    if (again.isEmpty()) {
+      return;
+    }
+    log.debug("retrying {} settle(s) of group {}: {}", again.size(), group, err.getMessage());
+    if (!rt.schedule(() -> again.forEach(this::push), ClientRuntime.RETRY_BACKOFF)) {
+      RaftMqException closedErr = new RaftMqException(ErrorCode.INVALID_REQUEST, "the client is closed", false, err);
+      again.forEach(op -> finish(op, closedErr));
+    }
+  }
+
+  private void finish(SettleOp op, RaftMqException error) {
+    if (error == null) {
+      op.complete(null);
+    } else {
+      op.completeExceptionally(error);
+    }
+    if (outstanding.decrementAndGet() == 0 && closed) {
+      synchronized (this) {
+        notifyAll();
+      }
+    }
+  }
+
+  /** Settles queued or in flight. */
+  int outstanding() {
+    return outstanding.get();
+  }
+
+  /** QUEUE_SETTLE requests sent so far (for tests and diagnostics). */
+  int requestsSent() {
+    return requestsSent.get();
+  }
+
+  /**
+   * Refuses new settles, sends the queued ones and waits up to {@code timeout} for every outstanding
+   * settle to complete; returns whether they all did.
+   */
+  boolean close(Duration timeout) {
+    closed = true;
+    flush();
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (this) {
+      while (outstanding.get() > 0) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          log.warn("queue consumer {} of group {} closed with {} settle(s) unanswered", consumerId, group,
+              outstanding.get());
+          return false;
+        }
+        try {
+          TimeUnit.NANOSECONDS.timedWait(this, left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+}

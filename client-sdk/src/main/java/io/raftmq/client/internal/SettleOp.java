@@ -1,0 +1,46 @@
+package io.raftmq.client.internal;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One queued settle of one delivery, and the future the caller holds (this object itself, so a settle
+ * costs one allocation). Linked into the {@link SettleBatcher}'s queue through {@link #next}.
+ */
+final class SettleOp extends CompletableFuture<Void> {
+  /** What the settle does; the order is the order of a partition's items in a request and its results. */
+  enum Kind {
+    ACK, NACK, REJECT, EXTEND
+  }
+
+  final DeliveryImpl delivery;
+  final Kind kind;
+  /** NACK: the delay in ms (-1: the group's backoff); EXTEND: the lease length in ms. */
+  final long millis;
+  final String reason;
+  final String errorClass;
+  final String errorMessage;
+  /** Next in the batcher's queue (set before publication, read after the queue is detached). */
+  SettleOp next;
+  /** Set when first queued: when the settle gives up retrying. */
+  long deadlineNanos;
+  /** An earlier attempt may have taken effect (its connection broke before the answer). */
+  boolean ambiguous;
+
+  SettleOp(DeliveryImpl delivery, Kind kind, long millis, String reason, String errorClass, String errorMessage) {
+    this.delivery = delivery;
+    this.kind = kind;
+    this.millis = millis;
+    this.reason = reason;
+    this.errorClass = errorClass;
+    this.errorMessage = errorMessage;
+  }
+
+  long offset() {
+    return delivery.offset();
+  }
+
+  @Override
+  public String toString() {
+    return kind + " " + delivery.topicPartition() + "@" + delivery.offset();
+  }
+}
