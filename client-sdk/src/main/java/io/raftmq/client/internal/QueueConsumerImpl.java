@@ -71,6 +71,8 @@ public final class QueueConsumerImpl implements QueueConsumer {
   // ---- guarded by this ----
   private final ArrayDeque<DeliveryImpl> buffered = new ArrayDeque<>();
   private final Map<HostPort, CompletableFuture<Reply>> inFlight = new LinkedHashMap<>();
+  /** Nodes not asked again before this time ({@link System#nanoTime()}): their last answer was an error. */
+  private final Map<HostPort, Long> backoffUntil = new java.util.HashMap<>();
   private RaftMqException pendingError;
   private int rotation;
   private volatile boolean closed;
@@ -139,10 +141,15 @@ public final class QueueConsumerImpl implements QueueConsumer {
     return List.copyOf(doReceive(maxMessages, wait));
   }
 
-  /** Receives up to {@code max} deliveries within {@code wait}; empty once closed. */
+  /**
+   * Receives up to {@code max} deliveries within {@code wait}; empty once closed. Asks at least once
+   * (so a zero wait still makes one round trip), and waits a little past {@code wait} for long polls in
+   * flight, whose answers arrive just after the broker's wait ends.
+   */
   List<DeliveryImpl> doReceive(int max, Duration wait) {
     long deadline = System.nanoTime() + wait.toNanos();
     ensureTopics();
+    boolean first = true;
     synchronized (this) {
       while (true) {
         if (closed) {
@@ -162,21 +169,19 @@ public final class QueueConsumerImpl implements QueueConsumer {
         }
         long now = System.nanoTime();
         long remaining = deadline - now;
-        boolean sent = false;
-        if (remaining > 0 || inFlight.isEmpty() && remaining > -ANSWER_GRACE_NANOS && wait.isZero()) {
+        if (remaining > 0 || first) {
           if (rt.metadata().needsRefresh()) {
             rt.metadata().maybeRefresh();
           }
-          sent = sendReceives(max, Math.max(0, remaining));
+          sendReceives(max, Math.max(0, remaining), now);
         }
-        if (remaining <= 0 && !sent && (inFlight.isEmpty() || remaining <= -ANSWER_GRACE_NANOS)) {
+        first = false;
+        if (remaining <= 0 && (inFlight.isEmpty() || remaining <= -ANSWER_GRACE_NANOS)) {
           return List.of();
         }
-        long waitNanos = inFlight.isEmpty() ? Math.min(Math.max(remaining, 1), BACKOFF_NANOS)
-            : Math.max(remaining, 0) + ANSWER_GRACE_NANOS;
+        long waitNanos = inFlight.isEmpty() ? Math.min(remaining, BACKOFF_NANOS) : remaining + ANSWER_GRACE_NANOS;
         try {
-          TimeUnit.NANOSECONDS.timedWait(this, Math.max(1, Math.min(waitNanos,
-              deadline + ANSWER_GRACE_NANOS - System.nanoTime())));
+          TimeUnit.NANOSECONDS.timedWait(this, Math.max(1, waitNanos));
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new RaftMqException(ErrorCode.REQUEST_TIMED_OUT, "interrupted in receive", true, e);
@@ -198,7 +203,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
    * Sends a receive to every leader node without one in flight, splitting {@code max} over their
    * partitions from a rotating start. Returns whether anything was sent. Holds the monitor.
    */
-  private boolean sendReceives(int max, long remainingNanos) {
+  private boolean sendReceives(int max, long remainingNanos, long nowNanos) {
     List<TopicPartition> eligible = new ArrayList<>();
     List<HostPort> nodes = new ArrayList<>();
     boolean leaderUnknown = false;
@@ -216,6 +221,10 @@ public final class QueueConsumerImpl implements QueueConsumer {
           continue;
         }
         HostPort node = new HostPort(leader.host(), leader.port());
+        Long until = backoffUntil.get(node);
+        if (until != null && nowNanos - until < 0) {
+          continue;
+        }
         if (!inFlight.containsKey(node)) {
           eligible.add(tp);
           nodes.add(node);
@@ -276,6 +285,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
   private void onResponse(HostPort node, CompletableFuture<Reply> f, Reply reply, Throwable ex) {
     List<DeliveryImpl> got = List.of();
     RaftMqException error = null;
+    boolean[] failed = {ex != null};
     if (ex != null) {
       RaftMqException e = MetadataCache.asRaftMq(ex);
       log.debug("queue receive from {} failed: {}", node, e.getMessage());
@@ -287,16 +297,23 @@ public final class QueueConsumerImpl implements QueueConsumer {
     } else {
       try (reply) {
         got = new ArrayList<>();
-        error = handleResponse(node, reply, got);
+        error = handleResponse(node, reply, got, failed);
       } catch (RaftMqException e) {
         error = e;
+        failed[0] = true;
       } catch (RuntimeException e) {
         error = MetadataCache.asRaftMq(e);
+        failed[0] = true;
       }
     }
     boolean late;
     synchronized (this) {
       inFlight.remove(node, f);
+      if (failed[0]) {
+        backoffUntil.put(node, System.nanoTime() + BACKOFF_NANOS);
+      } else {
+        backoffUntil.remove(node);
+      }
       late = closed;
       if (!late) {
         buffered.addAll(got);
@@ -312,9 +329,14 @@ public final class QueueConsumerImpl implements QueueConsumer {
     }
   }
 
-  /** Decodes a response into {@code out}; returns the first final error of a partition, or null. */
-  private RaftMqException handleResponse(HostPort node, Reply reply, List<DeliveryImpl> out) {
+  /**
+   * Decodes a response into {@code out}; returns the first final error of a partition, or null. Sets
+   * {@code failed[0]} if any partition (or the whole request) failed, so that the node is not asked
+   * again at once.
+   */
+  private RaftMqException handleResponse(HostPort node, Reply reply, List<DeliveryImpl> out, boolean[] failed) {
     if (reply.header().getError() != ErrorCode.NONE) {
+      failed[0] = true;
       RaftMqException e = new RaftMqException(reply.header().getError(), "queue receive at " + node + ": "
           + reply.header().getErrorMessage());
       if (e.isRetriable()) {
@@ -336,6 +358,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
       bodyOffset += size;
       TopicPartition tp = new TopicPartition(r.getTopic(), r.getPartition());
       if (r.getError() != ErrorCode.NONE) {
+        failed[0] = true;
         if (Errors.needsMetadataRefresh(r.getError())) {
           rt.metadata().onLeaderError(tp, r.hasLeader() ? r.getLeader() : null);
         }
