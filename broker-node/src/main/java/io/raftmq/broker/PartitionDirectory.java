@@ -111,10 +111,16 @@ final class PartitionDirectory implements AutoCloseable {
   PartitionDirectory(RaftHost host, int selfId) {
     this.host = host;
     this.selfId = selfId;
+    // A restarted division is a new object: look the replica up again.
+    host.addDivisionRestartListener(groupId -> reconcileSoon());
   }
 
   /** Metadata changed: reconcile soon (coalesced). Called on the metadata apply thread. */
   void onMetadata(MetadataView view) {
+    reconcileSoon();
+  }
+
+  private void reconcileSoon() {
     if (scheduled.compareAndSet(false, true)) {
       executor.execute(this::reconcile);
     }
@@ -134,7 +140,8 @@ final class PartitionDirectory implements AutoCloseable {
         RaftGroupId gid = RaftHost.partitionGroupId(topic.getName(), topic.getTopicId(), p);
         Key key = new Key(topic.getName(), p);
         LocalPartition existing = partitions.get(key);
-        if (existing != null && existing.groupId.equals(gid) && host.hasGroup(gid)) {
+        if (existing != null && existing.groupId.equals(gid)
+            && host.division(gid).orElse(null) == existing.division) {
           next.put(key, existing);
           continue;
         }

@@ -8,13 +8,20 @@ import io.raftmq.raft.proto.MetadataReply;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.apache.ratis.RaftConfigKeys;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.conf.RaftProperties;
@@ -37,6 +44,8 @@ import org.apache.ratis.protocol.RaftClientAsynchronousProtocol;
 import org.apache.ratis.server.storage.RaftStorage;
 import org.apache.ratis.statemachine.StateMachine;
 import org.apache.ratis.thirdparty.com.google.protobuf.UnsafeByteOperations;
+import org.apache.ratis.util.FileUtils;
+import org.apache.ratis.util.LifeCycle;
 import org.apache.ratis.util.SizeInBytes;
 import org.apache.ratis.util.TimeDuration;
 import org.slf4j.Logger;
@@ -62,8 +71,16 @@ public final class RaftHost implements Closeable {
   private final AtomicLong callIds = new AtomicLong();
   private final MetadataStateMachine metadata = new MetadataStateMachine();
   private final LogFlusher flusher = new LogFlusher(1000);
+  /** Group additions, removals and restarts happen one at a time. */
+  private final Object groupChanges = new Object();
+  /** Closed divisions removed for a restart and not added back yet (the add failed): group to add. */
+  private final Map<RaftGroupId, RaftGroup> pendingRestarts = new ConcurrentHashMap<>();
+  private final List<Consumer<RaftGroupId>> restartListeners = new CopyOnWriteArrayList<>();
+  private final AtomicLong divisionRestarts = new AtomicLong();
+  private volatile boolean closing;
   private RaftServer server;
   private RaftClient metadataClient;
+  private DivisionRestarter restarter;
 
   public RaftHost(RaftSettings settings) {
     this.settings = settings;
@@ -110,6 +127,7 @@ public final class RaftHost implements Closeable {
         .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
             50, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
         .build();
+    restarter = new DivisionRestarter(this, Duration.ofSeconds(1));
   }
 
   private static void logChecksumImplementation() {
@@ -204,35 +222,140 @@ public final class RaftHost implements Closeable {
 
   /** Creates the local division of a partition group if this node does not have it yet. */
   public void ensureGroup(RaftGroupId groupId, List<Integer> replicas) throws IOException {
-    if (hasGroup(groupId)) {
-      return;
-    }
-    List<RaftPeer> peers = new ArrayList<>();
-    for (int i = 0; i < replicas.size(); i++) {
-      int id = replicas.get(i);
-      RaftSettings.Peer p = settings.peers().stream().filter(x -> x.nodeId() == id).findFirst()
-          .orElseThrow(() -> new IOException("replica " + id + " is not a known node"));
-      // The first replica is the preferred leader; Ratis hands leadership back to it when it can.
-      peers.add(RaftPeer.newBuilder().setId(peerId(id)).setAddress(p.address())
-          .setPriority(replicas.size() - i).build());
-    }
-    RaftGroup group = RaftGroup.valueOf(groupId, peers);
-    try {
-      server.groupManagement(GroupManagementRequest.newAdd(clientId, selfId, callIds.incrementAndGet(), group, true));
-      LOG.info("node {}: added group {} with replicas {}", settings.nodeId(), groupId, replicas);
-    } catch (AlreadyExistsException e) {
-      // created concurrently: fine
+    synchronized (groupChanges) {
+      if (pendingRestarts.containsKey(groupId)) {
+        throw new IOException("the division of group " + groupId + " is being restarted");
+      }
+      if (hasGroup(groupId)) {
+        return;
+      }
+      List<RaftPeer> peers = new ArrayList<>();
+      for (int i = 0; i < replicas.size(); i++) {
+        int id = replicas.get(i);
+        RaftSettings.Peer p = settings.peers().stream().filter(x -> x.nodeId() == id).findFirst()
+            .orElseThrow(() -> new IOException("replica " + id + " is not a known node"));
+        // The first replica is the preferred leader; Ratis hands leadership back to it when it can.
+        peers.add(RaftPeer.newBuilder().setId(peerId(id)).setAddress(p.address())
+            .setPriority(replicas.size() - i).build());
+      }
+      RaftGroup group = RaftGroup.valueOf(groupId, peers);
+      // Format only a group that has no storage here: formatting clears the directory.
+      boolean format = !Files.exists(storageDir(groupId));
+      try {
+        server.groupManagement(GroupManagementRequest.newAdd(clientId, selfId, callIds.incrementAndGet(), group,
+            format));
+        LOG.info("node {}: added group {} with replicas {}{}", settings.nodeId(), groupId, replicas,
+            format ? "" : " from its existing storage");
+      } catch (AlreadyExistsException e) {
+        // created concurrently: fine
+      }
     }
   }
 
   /** Removes the local division of a partition group and its files. */
   public void removeGroup(RaftGroupId groupId) throws IOException {
-    if (!hasGroup(groupId)) {
-      return;
+    synchronized (groupChanges) {
+      if (pendingRestarts.remove(groupId) != null && !hasGroup(groupId)) {
+        // Its closed division was removed for a restart that had not completed: delete what is left.
+        FileUtils.deleteFully(storageDir(groupId));
+        LOG.info("node {}: removed group {} (its division was closed)", settings.nodeId(), groupId);
+        return;
+      }
+      if (!hasGroup(groupId)) {
+        return;
+      }
+      server.groupManagement(GroupManagementRequest.newRemove(clientId, selfId, callIds.incrementAndGet(),
+          groupId, true, false));
+      LOG.info("node {}: removed group {}", settings.nodeId(), groupId);
     }
-    server.groupManagement(GroupManagementRequest.newRemove(clientId, selfId, callIds.incrementAndGet(),
-        groupId, true, false));
-    LOG.info("node {}: removed group {}", settings.nodeId(), groupId);
+  }
+
+  /**
+   * Restarts the local division of a partition group if Ratis closed it by itself (see
+   * {@link DivisionRestarter}) while this node is still one of the group's replicas: removes the closed
+   * division, keeping its storage, and adds the group again from that storage, as a node restart would.
+   * The closed division has released its storage before it is removed, so two divisions never share it.
+   * If the add fails, the group stays pending and the next call tries the add again.
+   *
+   * @return whether the division was restarted
+   */
+  boolean restartIfClosed(RaftGroupId groupId) throws IOException {
+    synchronized (groupChanges) {
+      if (closing || groupId.equals(METADATA_GROUP_ID) || server.getLifeCycleState().isClosingOrClosed()) {
+        return false;
+      }
+      RaftGroup group = pendingRestarts.get(groupId);
+      if (group == null) {
+        RaftServer.Division closed = division(groupId).orElse(null);
+        if (closed == null) {
+          return false;
+        }
+        LifeCycle.State state = closed.getInfo().getLifeCycleState();
+        if (state != LifeCycle.State.CLOSED && state != LifeCycle.State.EXCEPTION) {
+          return false;
+        }
+        group = closed.getGroup();
+        if (group.getPeer(selfId) == null) {
+          return false;
+        }
+        LOG.error("node {}: Ratis closed the division of group {} (state {}, last applied {}) although this node"
+            + " is still one of its replicas; restarting it from its storage", settings.nodeId(), groupId, state,
+            closed.getInfo().getLastAppliedIndex());
+        // Waits until the division is closed (it already is): its log, state machine and storage lock are
+        // released. The directory stays.
+        server.groupManagement(GroupManagementRequest.newRemove(clientId, selfId, callIds.incrementAndGet(),
+            groupId, false, false));
+        pendingRestarts.put(groupId, group);
+      }
+      server.groupManagement(GroupManagementRequest.newAdd(clientId, selfId, callIds.incrementAndGet(), group,
+          false));
+      pendingRestarts.remove(groupId);
+      long n = divisionRestarts.incrementAndGet();
+      LOG.warn("node {}: restarted the division of group {} from its storage (division restart #{} on this node)",
+          settings.nodeId(), groupId, n);
+    }
+    for (Consumer<RaftGroupId> listener : restartListeners) {
+      try {
+        listener.accept(groupId);
+      } catch (RuntimeException e) {
+        LOG.warn("node {}: a division-restart listener failed", settings.nodeId(), e);
+      }
+    }
+    return true;
+  }
+
+  /** The partition groups this node hosts or is restarting (for {@link DivisionRestarter}). */
+  List<RaftGroupId> partitionGroupIds() {
+    List<RaftGroupId> out = new ArrayList<>();
+    for (RaftGroupId id : server.getGroupIds()) {
+      if (!id.equals(METADATA_GROUP_ID)) {
+        out.add(id);
+      }
+    }
+    for (RaftGroupId id : pendingRestarts.keySet()) {
+      if (!out.contains(id)) {
+        out.add(id);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Calls {@code listener} with the group id after a closed division was restarted: from then on
+   * {@link #division} and {@link #partition} return new objects for that group, and whoever kept the old
+   * ones must look them up again.
+   */
+  public void addDivisionRestartListener(Consumer<RaftGroupId> listener) {
+    restartListeners.add(listener);
+  }
+
+  /** How many closed divisions this host has restarted. */
+  public long divisionRestarts() {
+    return divisionRestarts.get();
+  }
+
+  private Path storageDir(RaftGroupId groupId) {
+    return settings.dataDir().resolve("raft").resolve(groupId.getUuid().toString());
   }
 
   public boolean hasGroup(RaftGroupId groupId) {
@@ -296,6 +419,10 @@ public final class RaftHost implements Closeable {
 
   @Override
   public void close() throws IOException {
+    closing = true;
+    if (restarter != null) {
+      restarter.close();
+    }
     try {
       if (metadataClient != null) {
         metadataClient.close();
