@@ -13,7 +13,7 @@
 #   --unsafe          nodes run the planted ack-before-commit bug (the suite must then fail)
 #   --group-consumers the consumers join a consumer group (broker commits, rebalances on crashes)
 #   --install-stress  32 KiB Raft log segments: the log is purged often, so nearly every fault ends in
-#                     a snapshot install (exposes the known Ratis issue, see chaos-tests/README.md)
+#                     a snapshot install (the regime of the stale-append-after-install bug, now fixed)
 #
 # A failed run keeps history.jsonl, schedule.json, summary.txt, node logs and data under
 # chaos-tests/target/chaos-failures/<schedule>-<time>/. To make it a regression, copy its schedule.json
