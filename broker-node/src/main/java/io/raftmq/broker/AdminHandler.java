@@ -45,7 +45,11 @@ import java.util.concurrent.CompletionException;
  */
 final class AdminHandler {
   /** Topic configs the broker understands and enforces. */
-  static final Set<String> TOPIC_CONFIGS = Set.of("max.message.bytes");
+  /** Queue groups dead-letter (reason EXPIRED) or drop messages older than this (ms since their timestamp). */
+  static final String MESSAGE_TTL_MS = "message.ttl.ms";
+  /** What a queue group does with an expired message: {@code dead-letter} (default) or {@code drop}. */
+  static final String MESSAGE_TTL_ACTION = "message.ttl.action";
+  static final Set<String> TOPIC_CONFIGS = Set.of("max.message.bytes", MESSAGE_TTL_MS, MESSAGE_TTL_ACTION);
 
   private final BrokerContext ctx;
 
@@ -163,7 +167,18 @@ final class AdminHandler {
 
   static String validateConfig(String key, String value) {
     if (!TOPIC_CONFIGS.contains(key)) {
-      return "unknown topic config '" + key + "'; supported: " + TOPIC_CONFIGS;
+      return "unknown topic config '" + key + "'; supported: " + new java.util.TreeSet<>(TOPIC_CONFIGS);
+    }
+    if (key.equals(MESSAGE_TTL_ACTION)) {
+      return value.equals("dead-letter") || value.equals("drop") ? null
+          : MESSAGE_TTL_ACTION + " must be 'dead-letter' or 'drop', not '" + value + "'";
+    }
+    if (key.equals(MESSAGE_TTL_MS)) {
+      try {
+        return Long.parseLong(value) >= 1 ? null : MESSAGE_TTL_MS + " must be at least 1 ms";
+      } catch (NumberFormatException e) {
+        return MESSAGE_TTL_MS + " must be a number of ms, not '" + value + "'";
+      }
     }
     try {
       long v = Long.parseLong(value);

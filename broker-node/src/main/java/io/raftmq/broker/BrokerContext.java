@@ -31,6 +31,8 @@ final class BrokerContext {
     return t;
   });
   private final ConcurrentLinkedQueue<Runnable> metadataWaiters = new ConcurrentLinkedQueue<>();
+  /** Set when the node starts shutting down: connection closes are then not consumers leaving. */
+  volatile boolean closing;
   /** The consumer groups' coordinator (active while this node leads the metadata group). */
   final GroupCoordinator coordinator;
 

@@ -1,5 +1,8 @@
 package io.raftmq.broker;
 
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.raftmq.partition.QueueGroup;
+
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -121,12 +124,75 @@ final class BrokerMetrics {
           }
         }))
         .register(registry);
+    registerQueueGauges(partitions);
     GaugeWithCallback.builder()
         .name("raftmq_metadata_is_leader")
         .help("1 if this node leads the metadata group")
         .callback(cb -> cb.call(host.division(RaftHost.METADATA_GROUP_ID)
             .map(d -> d.getInfo().isLeader() ? 1.0 : 0.0).orElse(0.0)))
         .register(registry);
+  }
+
+  /** Queue groups' state per partition, exported by the partition's leader (every replica holds the same). */
+  private void registerQueueGauges(PartitionDirectory partitions) {
+    queueGauge(partitions, "raftmq_queue_in_flight", "Messages leased to a consumer now",
+        s -> s.inFlight());
+    queueGauge(partitions, "raftmq_queue_available", "Unsettled messages waiting (new, or back after a failure)",
+        s -> s.available());
+    queueGauge(partitions, "raftmq_queue_dlq_depth", "Dead-lettered messages of the group (not redriven or purged)",
+        s -> s.dead());
+    queueGauge(partitions, "raftmq_queue_dlq_oldest_age_seconds", "Age of the group's oldest dead letter",
+        s -> s.dead() == 0 ? 0 : Math.max(0, System.currentTimeMillis() - s.oldestDeadMs()) / 1000.0);
+    queueGauge(partitions, "raftmq_queue_unforwarded_dead_letters", "Dead letters not yet copied to the DLQ topic",
+        s -> s.unforwarded().size());
+    CounterWithCallback.builder()
+        .name("raftmq_queue_redeliveries")
+        .help("Deliveries after a message's first, by group and partition")
+        .labelNames("group", "topic", "partition")
+        .callback(cb -> forEachQueue(partitions, (lp, s) ->
+            cb.call(s.redelivered(), s.group(), lp.topic, String.valueOf(lp.partition))))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("raftmq_queue_lease_expiries")
+        .help("Leases that ran out before the consumer settled them")
+        .labelNames("group", "topic", "partition")
+        .callback(cb -> forEachQueue(partitions, (lp, s) ->
+            cb.call(s.leaseExpiries(), s.group(), lp.topic, String.valueOf(lp.partition))))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("raftmq_queue_acked")
+        .help("Messages acknowledged")
+        .labelNames("group", "topic", "partition")
+        .callback(cb -> forEachQueue(partitions, (lp, s) ->
+            cb.call(s.acked(), s.group(), lp.topic, String.valueOf(lp.partition))))
+        .register(registry);
+    GaugeWithCallback.builder()
+        .name("raftmq_queue_dead")
+        .help("Dead-lettered messages of the group by reason (MAX_DELIVERIES, REJECTED, EXPIRED)")
+        .labelNames("group", "topic", "partition", "reason")
+        .callback(cb -> forEachQueue(partitions, (lp, s) -> s.deadByReason().forEach((reason, n) ->
+            cb.call(n, s.group(), lp.topic, String.valueOf(lp.partition), reason))))
+        .register(registry);
+  }
+
+  private void queueGauge(PartitionDirectory partitions, String name, String help,
+      java.util.function.ToDoubleFunction<QueueGroup.Stats> value) {
+    GaugeWithCallback.builder()
+        .name(name)
+        .help(help)
+        .labelNames("group", "topic", "partition")
+        .callback(cb -> forEachQueue(partitions, (lp, s) ->
+            cb.call(value.applyAsDouble(s), s.group(), lp.topic, String.valueOf(lp.partition))))
+        .register(registry);
+  }
+
+  private static void forEachQueue(PartitionDirectory partitions,
+      java.util.function.BiConsumer<PartitionDirectory.LocalPartition, QueueGroup.Stats> action) {
+    partitions.all().values().forEach(lp -> {
+      if (lp.isLeader()) {
+        lp.stateMachine.queueGroups().values().forEach(q -> action.accept(lp, q.stats()));
+      }
+    });
   }
 
   void request(String api, ErrorCode error, long startNanos) {

@@ -65,6 +65,8 @@ public final class BrokerNode implements AutoCloseable {
     return node;
   }
 
+  private volatile ClientHandler clientHandler;
+
   private void doStart() throws IOException, InterruptedException {
     Files.createDirectories(config.dataDir());
     host.metadata().setListener(view -> {
@@ -74,8 +76,8 @@ public final class BrokerNode implements AutoCloseable {
     host.start();
     partitions.onMetadata(host.metadata().view());
     metrics.registerPartitionGauges(partitions, host);
-    clientServer = new ClientServer(config.host(), config.clientPort(), config.maxFrameBytes(),
-        new ClientHandler(context));
+    clientHandler = new ClientHandler(context);
+    clientServer = new ClientServer(config.host(), config.clientPort(), config.maxFrameBytes(), clientHandler);
     http = new HttpEndpoints(config.host(), config.httpPort(), metrics, this);
     LOG.info("node {} listening: client {}:{}, raft {}:{}, http {}:{}, data {}", config.nodeId(), config.host(),
         clientServer.port(), config.host(), config.raftPort(), config.host(), http.port(), config.dataDir());
@@ -149,12 +151,16 @@ public final class BrokerNode implements AutoCloseable {
       return;
     }
     closing = true;
+    context.closing = true;
     try {
       background.shutdownNow();
       context.coordinator.close();
       context.timer.shutdownNow();
       if (clientServer != null) {
         clientServer.close();
+      }
+      if (clientHandler != null) {
+        clientHandler.close();
       }
       if (http != null) {
         http.close();

@@ -30,6 +30,8 @@ final class ClientHandler extends SimpleChannelInboundHandler<ByteBuf> {
   private final FetchHandler fetch;
   private final AdminHandler admin;
   private final GroupHandler groups;
+  private final QueueHandler queues;
+  private final DeadLetterForwarder forwarder;
 
   ClientHandler(BrokerContext ctx) {
     this.ctx = ctx;
@@ -37,6 +39,19 @@ final class ClientHandler extends SimpleChannelInboundHandler<ByteBuf> {
     this.fetch = new FetchHandler(ctx);
     this.admin = new AdminHandler(ctx);
     this.groups = new GroupHandler(ctx);
+    this.queues = new QueueHandler(ctx);
+    this.forwarder = new DeadLetterForwarder(ctx, queues);
+  }
+
+  /** Stops the leader services that run outside requests (the dead-letter forwarder's connections). */
+  void close() {
+    forwarder.close();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext channel) throws Exception {
+    queues.onDisconnect(channel.channel());
+    super.channelInactive(channel);
   }
 
   @Override
@@ -69,6 +84,7 @@ final class ClientHandler extends SimpleChannelInboundHandler<ByteBuf> {
             admin.handle(channel, request, start);
         case GROUP_HEARTBEAT, COMMIT_OFFSETS, FETCH_OFFSETS, LIST_GROUPS, DESCRIBE_GROUP, DELETE_GROUP ->
             groups.handle(channel, request, start);
+        case QUEUE_RECEIVE, QUEUE_SETTLE, DESCRIBE_QUEUE, QUEUE_REDRIVE -> queues.handle(channel, request, start);
         case BODY_NOT_SET -> replyError(channel, request, ErrorCode.INVALID_REQUEST, "request without a body");
         default -> replyError(channel, request, ErrorCode.INVALID_REQUEST, "unknown request " + request.getBodyCase());
       }

@@ -16,6 +16,7 @@ import io.raftmq.raft.proto.PartitionCommand;
 import io.raftmq.raft.proto.PartitionReply;
 import io.raftmq.raft.proto.QueueCommand;
 import io.raftmq.raft.proto.QueueConfig;
+import io.raftmq.raft.proto.QueueEntry;
 import io.raftmq.raft.proto.QueueOutcome;
 import io.raftmq.raft.proto.QueueResult;
 import io.raftmq.raft.proto.QueueSettle;
@@ -239,5 +240,60 @@ class QueueGroupTest {
     assertThat(restored.snapshot(index)).isEqualTo(core.snapshot(index));
     assertThat(restored.queueGroup("q").entry(1).getVisibleAtMs()).isEqualTo(5020);
     assertThat(restored.queueGroup("q").leasedCount()).isEqualTo(1);
+  }
+
+  @Test
+  void backoffIsExponentialWithFullJitterThatSpreadsAndIsTheSameOnEveryReplica() throws IOException {
+    configure(DEFAULTS.toBuilder().setMaxDeliveries(10).setBackoffBaseMs(1000).setBackoffMaxMs(5000).build());
+    QueueGroup g = core.queueGroup("q");
+    for (int attempt = 1; attempt <= 5; attempt++) {
+      long cap = Math.min(1000L << (attempt - 1), 5000);
+      java.util.Set<Long> distinct = new java.util.HashSet<>();
+      long min = Long.MAX_VALUE;
+      long max = 0;
+      for (long offset = 0; offset < 200; offset++) {
+        long d = g.backoffMs(offset, attempt);
+        assertThat(d).isBetween(0L, cap);
+        assertThat(g.backoffMs(offset, attempt)).as("deterministic").isEqualTo(d);
+        distinct.add(d);
+        min = Math.min(min, d);
+        max = Math.max(max, d);
+      }
+      assertThat(distinct).as("attempt %d: jitter spreads", attempt).hasSizeGreaterThan(150);
+      assertThat(max - min).isGreaterThan(cap * 8 / 10);
+    }
+  }
+
+  @Test
+  void settleAppliesAcksNacksRejectsAndExtendsInOneCommandAndExpireUsesTheBackoff() throws IOException {
+    configure(DEFAULTS.toBuilder().setBackoffBaseMs(1000).setBackoffMaxMs(1000).build());
+    append(5, 1);
+    acquire(10, "c", 5, 1, 2, 3, 4, 5);
+    List<QueueResult> r = queue(20, QueueCommand.newBuilder().setSettle(io.raftmq.raft.proto.Settle.newBuilder()
+        .setConsumer("c").addAcks(0).addAcks(0)
+        .addNacks(OffsetDelay.newBuilder().setOffset(1).setBackoff(true))
+        .addRejects(io.raftmq.raft.proto.RejectItem.newBuilder().setOffset(2).setReason("bad"))
+        .addExtends(io.raftmq.raft.proto.ExtendItem.newBuilder().setOffset(3).setLeaseMs(50_000))
+        .addExtends(io.raftmq.raft.proto.ExtendItem.newBuilder().setOffset(4).setLeaseMs(-1)))).getQueueResultsList();
+    assertThat(r).extracting(QueueResult::getOutcome).containsExactly(QueueOutcome.Q_OK, QueueOutcome.Q_NOT_LEASED,
+        QueueOutcome.Q_OK, QueueOutcome.Q_OK, QueueOutcome.Q_OK, QueueOutcome.Q_INVALID);
+    QueueGroup g = core.queueGroup("q");
+    assertThat(g.entry(1).getVisibleAtMs()).isEqualTo(20 + g.backoffMs(1, 1));
+    assertThat(g.entry(2).getState()).isEqualTo(QueueState.DEAD);
+    assertThat(g.entry(2).getDeadLetterSequence()).isZero();
+    assertThat(g.entry(3).getLeaseDeadlineMs()).isEqualTo(50_020);
+    assertThat(g.stats().minLeaseDeadlineMs()).isEqualTo(10_010);
+    assertThat(g.stats().unforwarded()).extracting(QueueEntry::getOffset).containsExactly(2L);
+    // Expire with no list: every lease past its deadline (offset 4's, not the extended offset 3's).
+    List<QueueResult> expired = queue(10_010, QueueCommand.newBuilder().setExpire(Expire.getDefaultInstance()))
+        .getQueueResultsList();
+    assertThat(offsets(expired)).containsExactly(4L);
+    assertThat(g.entry(4).getVisibleAtMs()).isEqualTo(10_010 + g.backoffMs(4, 1));
+    assertThat(g.stats().leaseExpiries()).isEqualTo(1);
+    assertThat(g.stats().minLeaseDeadlineMs()).isEqualTo(50_020);
+    // A disconnected consumer's leases all go back.
+    assertThat(offsets(queue(10_020, QueueCommand.newBuilder().setExpire(Expire.newBuilder().setConsumer("c")))
+        .getQueueResultsList())).containsExactly(3L);
+    assertThat(g.stats().inFlight()).isZero();
   }
 }
