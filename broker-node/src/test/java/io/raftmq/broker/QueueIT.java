@@ -609,4 +609,35 @@ class QueueIT {
       assertThat(q.ack(offsets(got))).containsOnly(ErrorCode.NONE);
     }
   }
+
+  @Test
+  void expiredMessagesAreDeadLetteredWithReasonExpiredOrDroppedWhereTheTopicSaysSo() throws Exception {
+    client.admin().createTopic(new NewTopic("q-ttl", 1, 3, Map.of("message.ttl.ms", "300"))).get();
+    client.admin().createTopic(new NewTopic("q-ttl-drop", 1, 3,
+        Map.of("message.ttl.ms", "300", "message.ttl.action", "drop"))).get();
+    for (String topic : List.of("q-ttl", "q-ttl-drop")) {
+      try (Q q = new Q(topic, "g", "c", null)) {
+        open(q);
+        try (Producer p = client.producer()) {
+          // Stamped a minute ago: the topic's 300 ms TTL has run out; the header's 10 minutes have not.
+          long minuteAgo = System.currentTimeMillis() - 60_000;
+          p.send(Message.builder(topic).partition(0).key("a").value("short-1").timestamp(minuteAgo).build()).get();
+          p.send(Message.builder(topic).partition(0).key("b").value("long").timestamp(minuteAgo)
+              .header(DeadLetters.TTL_HEADER, "600000".getBytes(StandardCharsets.UTF_8)).build()).get();
+          p.send(Message.builder(topic).partition(0).key("c").value("short-2").timestamp(minuteAgo).build()).get();
+        }
+        List<Got> got = q.receive(10, 1000);
+        assertThat(got).extracting(Got::value).as(topic).containsExactly("long");
+        QueuePartitionState s = q.describe();
+        if (topic.equals("q-ttl")) {
+          assertThat(s.getDeadByReasonMap()).containsEntry("EXPIRED", 2L);
+          List<ConsumerRecord> dlq = readAll("q-ttl.dlq.g", 1, 2);
+          assertThat(dlq).extracting(r -> header(r, DeadLetters.REASON)).containsOnly("EXPIRED");
+        } else {
+          assertThat(s.getDead()).as("dropped, not dead-lettered").isZero();
+        }
+        assertThat(q.ack(offsets(got))).containsOnly(ErrorCode.NONE);
+      }
+    }
+  }
 }

@@ -454,6 +454,8 @@ public final class QueueGroup {
         continue;
       }
       removeDead(e);
+      // Redrive or purge ("skip") of a key's dead message releases its later messages (strict ordering).
+      parkedKeys.remove(e.getKeyHash());
       if (r.getPurge()) {
         out.add(QueueResult.newBuilder().setOffset(e.getOffset()).setOutcome(QueueOutcome.Q_OK).setEntry(e).build());
         continue;
@@ -464,7 +466,6 @@ public final class QueueGroup {
           .setFirstFailureMs(0).setLastFailureMs(0);
       live.put(b.getOffset(), b);
       nextVisibleAtMs = Math.min(nextVisibleAtMs, now);
-      parkedKeys.remove(b.getKeyHash());
       out.add(result(b, QueueOutcome.Q_OK));
     }
     out.sort(java.util.Comparator.comparingLong(QueueResult::getOffset));
