@@ -48,6 +48,8 @@ final class FakeQueue implements AutoCloseable {
   /** Every receive request received, in order. */
   final List<QueueReceiveRequest> receives = new CopyOnWriteArrayList<>();
   final Set<Integer> notLeader = ConcurrentHashMap.newKeySet();
+  /** Deliveries handed out so far. */
+  final java.util.concurrent.atomic.AtomicInteger delivered = new java.util.concurrent.atomic.AtomicInteger();
   volatile FakeNode hint;
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
 
@@ -117,6 +119,7 @@ final class FakeQueue implements AutoCloseable {
           body.add(f);
         }
         total += got.size();
+        delivered.addAndGet(got.size());
         resp.addResults(r.setRecordsSize(size));
       }
     }

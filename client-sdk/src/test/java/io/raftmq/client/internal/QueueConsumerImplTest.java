@@ -1,0 +1,277 @@
+package io.raftmq.client.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.raftmq.client.ClientConfig;
+import io.raftmq.client.Delivery;
+import io.raftmq.client.QueueConsumer;
+import io.raftmq.client.QueueConsumerConfig;
+import io.raftmq.client.RaftMqClient;
+import io.raftmq.protocol.ApiKey;
+import io.raftmq.protocol.PartitionReceive;
+import io.raftmq.protocol.QueueGroupConfig;
+import io.raftmq.protocol.QueueReceiveRequest;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class QueueConsumerImplTest {
+  private FakeNode node1;
+  private FakeNode node2;
+  private FakeQueue queue;
+  private RaftMqClient client;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    node1 = new FakeNode(1);
+    node2 = new FakeNode(2);
+    node1.nodes.add(node2);
+    node2.nodes.clear();
+    node2.nodes.addAll(node1.nodes);
+    node1.topics.put("t", new int[] {1, 2, 1, 2});
+    node2.topics.put("t", new int[] {1, 2, 1, 2});
+    queue = new FakeQueue("t").serve(node1).serve(node2);
+    queue.hint = node2;
+    client = RaftMqClient.connect(ClientConfig.builder().bootstrap(node1.bootstrap())
+        .requestTimeout(Duration.ofSeconds(5)).build());
+  }
+
+  @AfterEach
+  void tearDown() {
+    client.close();
+    queue.close();
+    node1.close();
+    node2.close();
+  }
+
+  private QueueConsumer consumer(QueueConsumerConfig.Builder b) {
+    return client.queueConsumer(b.groupId("g").topics("t").build());
+  }
+
+  private static List<Delivery> receiveUntil(QueueConsumer c, int n) {
+    List<Delivery> out = new ArrayList<>();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (out.size() < n && System.nanoTime() < deadline) {
+      out.addAll(c.receive(n - out.size(), Duration.ofMillis(200)));
+    }
+    return out;
+  }
+
+  private static QueueReceiveRequest firstReceive(FakeNode node) {
+    return node.received(ApiKey.QUEUE_RECEIVE).get(0).request.getQueueReceive();
+  }
+
+  @Test
+  void receiveShouldSplitTheMaximumOverPartitionsWithOneRequestPerLeader() {
+    for (int p = 0; p < 4; p++) {
+      queue.produce(p, "a" + p, "b" + p, "c" + p);
+    }
+    QueueConsumer c = consumer(QueueConsumerConfig.builder().consumerId("me"));
+    List<Delivery> got = receiveUntil(c, 8);
+    assertThat(got).hasSize(8);
+    QueueReceiveRequest r1 = firstReceive(node1);
+    QueueReceiveRequest r2 = firstReceive(node2);
+    assertThat(r1.getGroup()).isEqualTo("g");
+    assertThat(r1.getConsumerId()).isEqualTo("me");
+    assertThat(r1.getPartitionsList()).extracting(PartitionReceive::getPartition).containsExactly(0, 2);
+    assertThat(r2.getPartitionsList()).extracting(PartitionReceive::getPartition).containsExactly(1, 3);
+    assertThat(r1.getPartitionsList()).extracting(PartitionReceive::getMaxMessages).containsExactly(2, 2);
+    assertThat(r2.getPartitionsList()).extracting(PartitionReceive::getMaxMessages).containsExactly(2, 2);
+    // Each partition gave its first two records, in offset order, with their records decoded.
+    assertThat(got.stream().filter(d -> d.partition() == 3).map(Delivery::valueAsString))
+        .containsExactly("a3", "b3");
+    assertThat(got).allSatisfy(d -> assertThat(d.deliveryCount()).isEqualTo(1));
+  }
+
+  @Test
+  void receiveShouldRotateWhichPartitionsASmallMaximumGoesTo() {
+    for (int p = 0; p < 4; p++) {
+      queue.produce(p, "x", "y", "z");
+    }
+    QueueConsumer c = consumer(QueueConsumerConfig.builder());
+    Set<Integer> asked = new java.util.TreeSet<>();
+    for (int i = 0; i < 4; i++) {
+      int before = queue.receives.size();
+      assertThat(receiveUntil(c, 1)).hasSize(1);
+      queue.receives.subList(before, queue.receives.size()).forEach(r -> r.getPartitionsList()
+          .forEach(p -> asked.add(p.getPartition())));
+    }
+    assertThat(asked).containsExactly(0, 1, 2, 3);
+    assertThat(queue.receives).allSatisfy(r -> assertThat(r.getPartitionsList()
+        .stream().mapToInt(PartitionReceive::getMaxMessages).sum()).isLessThanOrEqualTo(1));
+  }
+
+  @Test
+  void receiveShouldSendOnlyTheGroupSettingsThatWereSet() {
+    queue.produce(0, "a");
+    QueueConsumer plain = consumer(QueueConsumerConfig.builder());
+    assertThat(receiveUntil(plain, 1)).hasSize(1);
+    QueueReceiveRequest r = firstReceive(node1);
+    assertThat(r.hasConfig()).isFalse();
+    assertThat(r.getLeaseMs()).isZero();
+
+    queue.produce(0, "b");
+    QueueConsumer tuned = consumer(QueueConsumerConfig.builder().visibilityTimeout(Duration.ofSeconds(5))
+        .maxDeliveries(3).ordering(io.raftmq.client.QueueOrdering.KEY));
+    assertThat(receiveUntil(tuned, 1)).hasSize(1);
+    QueueReceiveRequest t = queue.receives.stream().filter(QueueReceiveRequest::hasConfig).findFirst().orElseThrow();
+    assertThat(t.getConfig()).isEqualTo(QueueGroupConfig.newBuilder().setVisibilityTimeoutMs(5000).setMaxDeliveries(3)
+        .setOrdering("key").build());
+    assertThat(t.getLeaseMs()).isEqualTo(5000);
+  }
+
+  @Test
+  void receiveShouldMoveToTheNewLeaderAfterNotLeader() {
+    node1.topics.put("t", new int[] {1});
+    node2.topics.put("t", new int[] {1});
+    queue.produce(0, "a", "b");
+    queue.notLeader.add(0);
+    QueueConsumer c = consumer(QueueConsumerConfig.builder());
+    client.metadata(Duration.ofSeconds(5)); // the client believes node 1 leads
+    // Leadership moves to node 2: node 1 answers NOT_LEADER naming it, and metadata says so too.
+    node1.topics.put("t", new int[] {2});
+    node2.topics.put("t", new int[] {2});
+    FakeQueue onNode2 = new FakeQueue("t").produce(0, "from-2").serve(node2);
+    try {
+      List<Delivery> got = receiveUntil(c, 1);
+      assertThat(got).extracting(Delivery::valueAsString).containsExactly("from-2");
+      assertThat(node1.received(ApiKey.QUEUE_RECEIVE)).hasSize(1);
+    } finally {
+      onNode2.close();
+    }
+  }
+
+  @Test
+  void receiveShouldRefuseBadArgumentsAndUseAfterClose() {
+    QueueConsumer c = consumer(QueueConsumerConfig.builder());
+    assertThatThrownBy(() -> c.receive(0, Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> c.receive(1, Duration.ofMillis(-1))).isInstanceOf(IllegalArgumentException.class);
+    c.close();
+    assertThatThrownBy(() -> c.receive(1, Duration.ZERO)).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> c.subscribe(d -> {})).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void receivedDeliveriesShouldBeSettledThroughTheBroker() throws Exception {
+    queue.produce(0, "a", "b", "c");
+    QueueConsumer c = consumer(QueueConsumerConfig.builder());
+    List<Delivery> got = receiveUntil(c, 3);
+    got.get(0).ack().get(5, TimeUnit.SECONDS);
+    got.get(1).nack(Duration.ofSeconds(2)).get(5, TimeUnit.SECONDS);
+    got.get(2).reject("no").get(5, TimeUnit.SECONDS);
+    assertThat(queue.acked(0)).containsExactly(0L);
+    assertThat(queue.nacks()).singleElement().satisfies(n -> assertThat(n.getDelayMs()).isEqualTo(2000));
+    assertThat(queue.rejects()).singleElement().satisfies(x -> assertThat(x.getReason()).isEqualTo("no"));
+    // The nacked one comes back, counted.
+    List<Delivery> again = receiveUntil(c, 1);
+    assertThat(again).singleElement().satisfies(d -> {
+      assertThat(d.offset()).isEqualTo(1);
+      assertThat(d.deliveryCount()).isEqualTo(2);
+    });
+  }
+
+  @Test
+  void subscribeShouldAckSuccessesNackRetryableFailuresAndRejectPermanentOnes() {
+    queue.produce(0, "ok", "bad", "io");
+    QueueConsumer c = consumer(QueueConsumerConfig.builder().handlerThreads(2));
+    c.subscribe(d -> {
+      switch (d.valueAsString()) {
+        case "bad" -> throw new NumberFormatException("not a number: bad");
+        case "io" -> throw new IOException("downstream unavailable");
+        default -> { }
+      }
+    });
+    assertThatThrownBy(() -> c.receive(1, Duration.ZERO)).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> c.subscribe(d -> {})).isInstanceOf(IllegalStateException.class);
+    await().atMost(10, TimeUnit.SECONDS).untilAsserted(() -> {
+      assertThat(queue.acked(0)).contains(0L);
+      assertThat(queue.rejects()).extracting(x -> x.getOffset()).contains(1L);
+      assertThat(queue.nacks()).extracting(n -> n.getOffset()).contains(2L);
+    });
+    assertThat(queue.rejects()).filteredOn(x -> x.getOffset() == 1).first().satisfies(x -> {
+      assertThat(x.getReason()).isEqualTo("not a number: bad");
+      assertThat(x.getErrorClass()).isEqualTo("java.lang.NumberFormatException");
+      assertThat(x.getErrorMessage()).isEqualTo("not a number: bad");
+    });
+    assertThat(queue.nacks()).filteredOn(n -> n.getOffset() == 2).first().satisfies(n -> {
+      assertThat(n.getDelayMs()).isEqualTo(-1);
+      assertThat(n.getErrorClass()).isEqualTo("java.io.IOException");
+    });
+    c.close();
+  }
+
+  @Test
+  void subscribeShouldLeaveADeliveryTheHandlerSettledItselfAlone() {
+    queue.produce(0, "self");
+    QueueConsumer c = consumer(QueueConsumerConfig.builder());
+    c.subscribe(d -> {
+      d.nack(Duration.ofSeconds(9));
+      throw new IllegalArgumentException("would otherwise reject");
+    });
+    await().atMost(10, TimeUnit.SECONDS).until(() -> !queue.nacks().isEmpty());
+    c.close();
+    assertThat(queue.nacks()).first().satisfies(n -> assertThat(n.getDelayMs()).isEqualTo(9000));
+    assertThat(queue.rejects()).isEmpty();
+    assertThat(queue.acked(0)).isEmpty();
+  }
+
+  @Test
+  void subscribeShouldExtendTheLeaseOfALongRunningHandlerRepeatedly() throws Exception {
+    queue.produce(0, "slow");
+    CountDownLatch release = new CountDownLatch(1);
+    QueueConsumer c = consumer(QueueConsumerConfig.builder().visibilityTimeout(Duration.ofMillis(300)));
+    c.subscribe(d -> {
+      if (!release.await(20, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("not released");
+      }
+    });
+    await().atMost(10, TimeUnit.SECONDS).until(() -> queue.extendItems().size() >= 2);
+    release.countDown();
+    await().atMost(10, TimeUnit.SECONDS).until(() -> queue.acked(0).contains(0L));
+    assertThat(queue.extendItems()).allSatisfy(x -> {
+      assertThat(x.getOffset()).isZero();
+      assertThat(x.getLeaseMs()).isEqualTo(300);
+    });
+    c.close();
+  }
+
+  @Test
+  void closeShouldPutBackWhatWasReceivedButNeverHandedOut() throws Exception {
+    queue.produce(0, "m0", "m1", "m2", "m3", "m4", "m5");
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    QueueConsumer c = consumer(QueueConsumerConfig.builder().handlerThreads(1));
+    List<Long> handled = new java.util.concurrent.CopyOnWriteArrayList<>();
+    c.subscribe(d -> {
+      handled.add(d.offset());
+      started.countDown();
+      if (!release.await(20, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("not released");
+      }
+    });
+    assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+    // One handler runs, one more message waits for it (2 slots per thread).
+    await().atMost(10, TimeUnit.SECONDS).until(() -> queue.delivered.get() >= 2);
+    Thread closer = new Thread(() -> c.close(Duration.ofSeconds(10)));
+    closer.start();
+    await().atMost(10, TimeUnit.SECONDS).until(() -> !queue.nacks().isEmpty());
+    release.countDown();
+    closer.join(15_000);
+    assertThat(closer.isAlive()).isFalse();
+    assertThat(handled).containsExactly(0L);
+    assertThat(queue.acked(0)).containsExactly(0L);
+    assertThat(queue.nacks()).allSatisfy(n -> assertThat(n.getDelayMs()).isZero());
+    assertThat(queue.nacks().stream().map(n -> n.getOffset()).collect(Collectors.toSet())).doesNotContain(0L)
+        .isNotEmpty();
+  }
+}
