@@ -29,11 +29,12 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code raftmq bench produce|consume|e2e}: load generators in the style of {@code nats bench}. The
- * helpers here (topic check, paced sending, percentiles) serve all three.
+ * {@code raftmq bench produce|consume|e2e|queue}: load generators in the style of {@code nats bench}.
+ * The helpers here (topic check, paced sending, percentiles) serve them all.
  */
 @Command(name = "bench", description = "Load generators.",
-    subcommands = {BenchCommand.Produce.class, BenchConsumeCommand.class, BenchE2eCommand.class})
+    subcommands = {BenchCommand.Produce.class, BenchConsumeCommand.class, BenchE2eCommand.class,
+        BenchQueueCommand.class})
 final class BenchCommand implements Callable<Integer> {
   @ParentCommand
   RaftMqCli cli;
@@ -43,7 +44,7 @@ final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    throw new ParameterException(spec.commandLine(), "missing subcommand: produce, consume or e2e");
+    throw new ParameterException(spec.commandLine(), "missing subcommand: produce, consume, e2e or queue");
   }
 
   /** The topic's description; a missing topic is one clear line saying how to create it. */

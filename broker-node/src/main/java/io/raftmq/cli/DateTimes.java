@@ -1,5 +1,6 @@
 package io.raftmq.cli;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.LocalDateTime;
@@ -21,6 +22,35 @@ public final class DateTimes implements ITypeConverter<Instant> {
   @Override
   public Instant convert(String value) {
     return parse(value);
+  }
+
+  /**
+   * A point in time as {@link #parse} reads it, or a duration ({@code 30m}, {@code 2h}, {@code PT1H})
+   * meaning that long before {@code now}.
+   *
+   * @throws IllegalArgumentException naming the accepted forms
+   */
+  public static Instant parseOrAgo(String text, Instant now) {
+    Duration ago;
+    try {
+      ago = Durations.parse(text);
+    } catch (IllegalArgumentException notADuration) {
+      try {
+        return parse(text);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("bad time '" + text + "': expected ISO-8601 like 2024-05-01T12:00:00Z, "
+            + "2024-05-01T14:00:00+02:00 or 2024-05-01 (read as UTC), or a duration ago like 30m or 2h");
+      }
+    }
+    return now.minus(ago);
+  }
+
+  /** picocli's converter of {@link #parseOrAgo}, relative to the time of parsing. */
+  public static final class OrAgo implements ITypeConverter<Instant> {
+    @Override
+    public Instant convert(String value) {
+      return parseOrAgo(value, Instant.now());
+    }
   }
 
   /**

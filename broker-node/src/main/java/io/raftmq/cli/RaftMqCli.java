@@ -25,7 +25,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code raftmq} command line: {@code node start} runs a broker; {@code cluster}, {@code topic},
- * {@code group}, {@code produce}, {@code consume} and {@code bench} are clients of a running cluster.
+ * {@code group}, {@code produce}, {@code consume}, {@code queue}, {@code dlq} and {@code bench} are
+ * clients of a running cluster.
  *
  * <p>Exit codes: 0 success; 1 an error (broker error, bad input, a message not acknowledged); 2 a usage
  * error (unknown or malformed option); 10 {@code cluster status} found the cluster unhealthy. Every
@@ -39,7 +40,7 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     usageHelpAutoWidth = true,
     description = "RaftMQ, a Raft-replicated message broker: run a node, manage topics and consumer groups, produce, "
-        + "consume, benchmark.",
+        + "consume, receive from queue groups and handle their dead letters, benchmark.",
     footer = {"", "Exit codes: 0 ok, 1 error, 2 usage error, 10 cluster unhealthy (cluster status)."},
     subcommands = {
         NodeCommand.class,
@@ -48,6 +49,8 @@ import picocli.CommandLine.Spec;
         GroupCommand.class,
         ProduceCommand.class,
         ConsumeCommand.class,
+        QueueCommand.class,
+        DlqCommand.class,
         BenchCommand.class,
         CommandLine.HelpCommand.class
     })

@@ -10,8 +10,9 @@ import java.util.Map;
  * How {@code raftmq consume --format} renders a record. Placeholders: {@code %t} topic, {@code %p}
  * partition, {@code %o} offset, {@code %k} key, {@code %v} value, {@code %T} timestamp (ms since the
  * epoch), {@code %h} headers ({@code k=v,k2=v2}), {@code %%} a percent sign; escapes {@code \n},
- * {@code \t}, {@code \\}. Keys, values and headers are decoded as UTF-8; a null key or value renders
- * as nothing. Every record ends with a newline: one is appended unless the format already ends with
+ * {@code \t}, {@code \\}. For queue deliveries ({@link #compileForDeliveries}) also {@code %c}, the
+ * delivery count. Keys, values and headers are decoded as UTF-8; a null key or value renders as
+ * nothing. Every record ends with a newline: one is appended unless the format already ends with
  * {@code \n}. Compiled once, immutable and thread-safe.
  */
 public final class RecordFormat {
@@ -35,6 +36,20 @@ public final class RecordFormat {
    * @throws IllegalArgumentException on an unknown placeholder or escape, naming it
    */
   public static RecordFormat compile(String pattern) {
+    return compile(pattern, "tpokvTh", "%t %p %o %k %v %T %h %%");
+  }
+
+  /**
+   * As {@link #compile}, also accepting {@code %c}, the delivery count of a queue delivery (see
+   * {@link #render(ConsumerRecord, int)}).
+   *
+   * @throws IllegalArgumentException on an unknown placeholder or escape, naming it
+   */
+  public static RecordFormat compileForDeliveries(String pattern) {
+    return compile(pattern, "tpokvThc", "%t %p %o %c %k %v %T %h %%");
+  }
+
+  private static RecordFormat compile(String pattern, String codes, String known) {
     List<Part> parts = new ArrayList<>();
     StringBuilder lit = new StringBuilder();
     for (int i = 0; i < pattern.length(); i++) {
@@ -57,7 +72,7 @@ public final class RecordFormat {
         }
       } else if (n == '%') {
         lit.append('%');
-      } else if ("tpokvTh".indexOf(n) >= 0) {
+      } else if (codes.indexOf(n) >= 0) {
         if (lit.length() > 0) {
           parts.add(new Literal(lit.toString()));
           lit.setLength(0);
@@ -65,7 +80,7 @@ public final class RecordFormat {
         parts.add(new Field(n));
       } else {
         throw new IllegalArgumentException(
-            "unknown placeholder '%" + n + "' in format (known: %t %p %o %k %v %T %h %%)");
+            "unknown placeholder '%" + n + "' in format (known: " + known + ")");
       }
     }
     if (lit.length() > 0) {
@@ -78,6 +93,11 @@ public final class RecordFormat {
 
   /** The record rendered, newline included. */
   public String render(ConsumerRecord r) {
+    return render(r, 0);
+  }
+
+  /** A queue delivery's record rendered, {@code %c} as {@code deliveryCount}, newline included. */
+  public String render(ConsumerRecord r, int deliveryCount) {
     StringBuilder sb = new StringBuilder();
     for (Part p : parts) {
       if (p instanceof Literal l) {
@@ -91,6 +111,7 @@ public final class RecordFormat {
           case 'v' -> sb.append(utf8(r.value()));
           case 'T' -> sb.append(r.timestamp());
           case 'h' -> appendHeaders(sb, r.headers());
+          case 'c' -> sb.append(deliveryCount);
           default -> throw new IllegalStateException("placeholder %" + f.code());
         }
       }

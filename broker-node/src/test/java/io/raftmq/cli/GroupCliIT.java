@@ -139,8 +139,8 @@ class GroupCliIT {
 
     Run list = cli("group", "list");
     assertThat(list.exitCode()).as(list.err()).isZero();
-    assertThat(list.out()).startsWith("GROUP  STATE  GENERATION  MEMBERS  TOPICS")
-        .containsPattern("(?m)^g +Empty +\\d+ +0 +" + TOPIC + "$");
+    assertThat(list.out()).startsWith("GROUP  TYPE    STATE  GENERATION  MEMBERS  TOPICS")
+        .containsPattern("(?m)^g +stream +Empty +\\d+ +0 +" + TOPIC + "$");
   }
 
   @Test

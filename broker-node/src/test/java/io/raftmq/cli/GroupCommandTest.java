@@ -101,7 +101,7 @@ class GroupCommandTest {
     assertThat(r.err()).startsWith("error: missing subcommand: list, describe, reset-offsets or delete");
     assertThat(run("group", "describe").exitCode()).isEqualTo(RaftMqCli.EXIT_USAGE);
     assertThat(run("group", "delete").exitCode()).isEqualTo(RaftMqCli.EXIT_USAGE);
-    assertThat(run("bench").err()).contains("produce, consume or e2e");
+    assertThat(run("bench").err()).contains("produce, consume, e2e or queue");
   }
 
   @Test
@@ -165,9 +165,9 @@ class GroupCommandTest {
         new GroupListing("billing", "Stable", 12, 3, List.of("orders", "refunds")),
         new GroupListing("audit", "Empty", 4, 0, List.of())));
     assertThat(s).isEqualTo("""
-        GROUP    STATE   GENERATION  MEMBERS  TOPICS
-        billing  Stable  12          3        orders,refunds
-        audit    Empty   4           0        -
+        GROUP    TYPE    STATE   GENERATION  MEMBERS  TOPICS
+        audit    stream  Empty   4           0        -
+        billing  stream  Stable  12          3        orders,refunds
         """);
     assertThat(GroupCommand.ListGroups.render(List.of())).isEmpty();
   }

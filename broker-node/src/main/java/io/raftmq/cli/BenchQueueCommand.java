@@ -1,0 +1,472 @@
+package io.raftmq.cli;
+
+import io.raftmq.client.ClusterMetadata;
+import io.raftmq.client.Delivery;
+import io.raftmq.client.Message;
+import io.raftmq.client.NewTopic;
+import io.raftmq.client.NodeAddress;
+import io.raftmq.client.Producer;
+import io.raftmq.client.ProducerConfig;
+import io.raftmq.client.QueueConsumer;
+import io.raftmq.client.QueueConsumerConfig;
+import io.raftmq.client.QueueGroupDescription;
+import io.raftmq.client.RaftMqClient;
+import io.raftmq.client.RaftMqException;
+import io.raftmq.client.TopicDescription;
+import io.raftmq.protocol.ErrorCode;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code raftmq bench queue}: C queue consumers of one queue group, each with its own connection and
+ * thread, receive and ack a backlog (or what a producer sends meanwhile); reports messages/s, MB/s and
+ * the Raft entries the queue commands cost per message acked, from the partitions' applied indexes
+ * ({@code raftmq_raft_applied_index} on the nodes' /metrics) before and after.
+ */
+@Command(name = "queue", sortOptions = false,
+    description = {"Measure queue-group throughput: C queue consumers (own connections and threads) receive and ack.",
+        "By default a backlog is produced first (--produce-first, 100000 messages), then drained; --messages N "
+            + "produces N while the consumers run; --duration alone produces and consumes for that long.",
+        "Prints: N messages received and acked, X msg/s, Y MB/s; and the Raft entries per message acked (from the "
+            + "partitions' applied indexes before and after, read from the nodes' /metrics)."})
+final class BenchQueueCommand implements Callable<Integer> {
+  /** Backlog of a run that names neither --produce-first, --messages nor --duration. */
+  static final long DEFAULT_BACKLOG = 100_000;
+
+  @ParentCommand
+  BenchCommand bench;
+
+  @Spec
+  CommandSpec spec;
+
+  @Option(names = "--topic", required = true, paramLabel = "TOPIC",
+      description = "The topic; created with --partitions if it does not exist.")
+  String topic;
+
+  @Option(names = "--partitions", paramLabel = "N", defaultValue = "4",
+      description = "Partitions of the topic if it is created (default ${DEFAULT-VALUE}).")
+  int partitions;
+
+  @Option(names = "--group", paramLabel = "GROUP",
+      description = "The queue group. Default: a new one, raftmq-bench-queue-TIME (queue groups are not deleted).")
+  String group;
+
+  @Option(names = "--consumers", paramLabel = "C", defaultValue = "8",
+      description = "Queue consumers, each with its own connection and thread (default ${DEFAULT-VALUE}).")
+  int consumers;
+
+  @Option(names = "--size", paramLabel = "BYTES", defaultValue = "1024",
+      description = "Value size of the messages produced (default ${DEFAULT-VALUE}).")
+  int sizeBytes;
+
+  @ArgGroup(exclusive = true, multiplicity = "0..1")
+  Load load;
+
+  @Option(names = "--duration", paramLabel = "DURATION", converter = Durations.class,
+      description = "Stop consuming after this long (with neither --produce-first nor --messages: produce and "
+          + "consume for this long).")
+  Duration duration;
+
+  @Option(names = "--batch", paramLabel = "N", defaultValue = "256",
+      description = "Messages a consumer asks for per receive (default ${DEFAULT-VALUE}).")
+  int batch;
+
+  @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30s", converter = Durations.class,
+      description = "Give up when no message arrived for this long (default ${DEFAULT-VALUE}).")
+  Duration timeout;
+
+  /** Where the messages come from: a backlog produced first, or a producer running alongside. */
+  static final class Load {
+    @Option(names = "--produce-first", required = true, paramLabel = "N",
+        description = "First produce N messages (unthrottled, acks=quorum), then drain them (default " + DEFAULT_BACKLOG
+            + ").")
+    Long produceFirst;
+
+    @Option(names = "--messages", required = true, paramLabel = "N",
+        description = "Produce N messages while the consumers run, and stop once N were acked.")
+    Long messages;
+  }
+
+  /** Backlog mode (produce, then consume) unless --messages or --duration alone ask for concurrent. */
+  boolean backlogMode() {
+    return load != null ? load.produceFirst != null : duration == null;
+  }
+
+  long backlog() {
+    return load != null && load.produceFirst != null ? load.produceFirst : DEFAULT_BACKLOG;
+  }
+
+  void validate() {
+    BenchCommand.atLeast("--partitions", partitions, 1);
+    BenchCommand.atLeast("--consumers", consumers, 1);
+    BenchCommand.atLeast("--size", sizeBytes, 0);
+    BenchCommand.atLeast("--batch", batch, 1);
+    if (load != null && load.produceFirst != null) {
+      BenchCommand.atLeast("--produce-first", load.produceFirst, 1);
+    }
+    if (load != null && load.messages != null) {
+      BenchCommand.atLeast("--messages", load.messages, 1);
+    }
+    if (duration != null && duration.isZero()) {
+      throw new IllegalArgumentException("--duration must be positive");
+    }
+    if (timeout.isZero()) {
+      throw new IllegalArgumentException("--timeout must be positive");
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    validate();
+    RaftMqCli cli = bench.cli;
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    String groupId = group != null ? group : "raftmq-bench-queue-" + Long.toString(System.currentTimeMillis(), 36);
+    try (RaftMqClient client = cli.connect()) {
+      int n = topicPartitions(cli, client, out);
+      QueueConsumerConfig config = QueueConsumerConfig.builder().groupId(groupId).topics(topic).build();
+      List<RaftMqClient> clients = new ArrayList<>();
+      List<QueueConsumer> qcs = new ArrayList<>();
+      Draining draining = new Draining();
+      try {
+        for (int i = 0; i < consumers; i++) {
+          RaftMqClient c = cli.connect();
+          clients.add(c);
+          qcs.add(c.queueConsumer(config));
+        }
+        ensureGroup(cli, client, qcs.get(0), n, groupId, draining);
+        Map<Integer, Long> before;
+        long target;
+        Thread producer = null;
+        AtomicReference<Throwable> produceError = new AtomicReference<>();
+        if (backlogMode()) {
+          BenchCommand.Run run = new BenchCommand.Run(backlog(), 1, 0, sizeBytes);
+          run.execute(client, ProducerConfig.defaults(), topic);
+          out.println("produced " + run.summary());
+          out.flush();
+          if (run.failure() != null) {
+            err.println(run.failure());
+            err.flush();
+            return RaftMqCli.EXIT_ERROR;
+          }
+          // Everything the group has to process, this backlog and anything left from before.
+          target = cli.await(client.admin().describeQueue(topic, groupId)).backlog();
+          before = appliedIndexes(client, cli, n);
+        } else {
+          before = appliedIndexes(client, cli, n);
+          long toSend = load != null && load.messages != null ? load.messages : Long.MAX_VALUE;
+          target = toSend;
+          producer = new Thread(() -> produce(client, toSend, draining, produceError), "raftmq-bench-producer");
+          producer.start();
+        }
+        draining.run(qcs, target, batch, duration, timeout);
+        if (producer != null) {
+          producer.join();
+        }
+        for (QueueConsumer qc : qcs) {
+          qc.close(Duration.ofSeconds(30)); // sends the last acks and waits for them
+        }
+        Map<Integer, Long> after = appliedIndexes(client, cli, n);
+        out.println(draining.summary());
+        out.println(entriesLine(before, after, draining.acked.get(), n, backlogMode()));
+        out.println(String.format(Locale.ROOT, "(%d queue consumer%s of group %s on %s, each with its own connection, "
+                + "receiving up to %d at a time; %d-byte values; %s; throughput from the first delivery to the last ack)",
+            consumers, consumers == 1 ? "" : "s", groupId, topic, batch, sizeBytes,
+            backlogMode() ? "backlog produced first" : "produced while consuming"));
+        out.flush();
+        if (produceError.get() != null) {
+          throw produceError.get() instanceof Exception e ? e : new RuntimeException(produceError.get());
+        }
+        if (draining.error.get() != null) {
+          throw draining.error.get() instanceof Exception e ? e : new RuntimeException(draining.error.get());
+        }
+        if (draining.failed.get() > 0) {
+          err.println("error: " + draining.failed.get() + " acks failed; first: "
+              + RaftMqCli.describe(RaftMqCli.unwrap(draining.firstAckError.get())));
+          err.flush();
+          return RaftMqCli.EXIT_ERROR;
+        }
+        if (target != Long.MAX_VALUE && draining.acked.get() < target && !draining.timeUp) {
+          err.println("error: stopped after " + draining.acked.get() + " of " + target + " messages: nothing new for "
+              + Durations.format(timeout));
+          err.flush();
+          return RaftMqCli.EXIT_ERROR;
+        }
+      } finally {
+        for (QueueConsumer qc : qcs) {
+          qc.close(Duration.ofSeconds(5));
+        }
+        for (RaftMqClient c : clients) {
+          c.close();
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** The topic's partition count; creates the topic with {@link #partitions} if it does not exist. */
+  private int topicPartitions(RaftMqCli cli, RaftMqClient client, PrintWriter out) throws Exception {
+    try {
+      return cli.await(client.admin().describeTopic(topic)).partitions().size();
+    } catch (ExecutionException e) {
+      if (!(RaftMqCli.unwrap(e) instanceof RaftMqException rme && rme.code() == ErrorCode.UNKNOWN_TOPIC)) {
+        throw e;
+      }
+    }
+    TopicDescription d = cli.await(client.admin().createTopic(new NewTopic(topic, partitions, 0, Map.of())));
+    out.println("created topic " + topic + " with " + d.partitions().size() + " partitions");
+    out.flush();
+    return d.partitions().size();
+  }
+
+  /**
+   * Makes sure the queue group exists in every partition before anything is produced (a queue group
+   * starts at a partition's end on its first receive there): one receive asking every partition, then
+   * waits until the group shows in all of them. What that receive leases (a group that existed with a
+   * backlog) is acked and counted.
+   */
+  private void ensureGroup(RaftMqCli cli, RaftMqClient client, QueueConsumer qc, int n, String groupId,
+      Draining draining) throws Exception {
+    if (groupPartitions(cli, client, groupId) >= n) {
+      return;
+    }
+    draining.ackAll(qc.receive(n, Duration.ZERO));
+    long deadline = System.nanoTime() + cli.requestTimeout().toNanos();
+    while (groupPartitions(cli, client, groupId) < n) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("queue group " + groupId + " did not come into being in all " + n
+            + " partitions of " + topic + " within " + Durations.format(cli.requestTimeout()));
+      }
+      Thread.sleep(100);
+    }
+  }
+
+  private int groupPartitions(RaftMqCli cli, RaftMqClient client, String groupId) throws Exception {
+    try {
+      QueueGroupDescription d = cli.await(client.admin().describeQueue(topic, groupId));
+      return d.partitions().size();
+    } catch (ExecutionException e) {
+      if (RaftMqCli.unwrap(e) instanceof RaftMqException rme && rme.code() == ErrorCode.UNKNOWN_QUEUE_GROUP) {
+        return 0;
+      }
+      throw e;
+    }
+  }
+
+  /** Sends {@code count} messages (until the draining stops) of random bytes, unthrottled. */
+  private void produce(RaftMqClient client, long count, Draining draining, AtomicReference<Throwable> error) {
+    SplittableRandom random = new SplittableRandom(System.nanoTime());
+    byte[][] payloads = new byte[BenchCommand.Produce.PAYLOADS][];
+    for (int i = 0; i < payloads.length; i++) {
+      payloads[i] = new byte[sizeBytes];
+      random.nextBytes(payloads[i]);
+    }
+    try (Producer p = client.producer()) {
+      for (long i = 0; i < count && !draining.stopped(); i++) {
+        p.send(Message.builder(topic).value(payloads[(int) (i % payloads.length)]).build())
+            .whenComplete((md, ex) -> {
+              if (ex != null) {
+                error.compareAndSet(null, ex);
+              }
+            });
+      }
+      p.flush();
+    } catch (RuntimeException e) {
+      error.compareAndSet(null, e);
+    }
+  }
+
+  /**
+   * The highest applied Raft index of each partition of the topic over all nodes (the leader's), from
+   * their /metrics; partitions no node reported are missing.
+   */
+  private Map<Integer, Long> appliedIndexes(RaftMqClient client, RaftMqCli cli, int n) {
+    ClusterMetadata md = client.metadata(cli.requestTimeout());
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    Map<Integer, Long> max = new HashMap<>();
+    for (NodeAddress node : md.nodes()) {
+      if (node.httpPort() <= 0) {
+        continue;
+      }
+      try {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(
+                URI.create("http://" + node.host() + ":" + node.httpPort() + "/metrics"))
+            .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() == 200) {
+          appliedIndexes(r.body(), topic).forEach((p, i) -> max.merge(p, i, Math::max));
+        }
+      } catch (java.io.IOException e) {
+        // that node's figures are missing; the leader's are what counts
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return max;
+      }
+    }
+    return max;
+  }
+
+  private static final Pattern APPLIED = Pattern.compile("^raftmq_raft_applied_index\\{([^}]*)\\}\\s+(\\S+)");
+  private static final Pattern LABEL = Pattern.compile("(\\w+)=\"((?:[^\"\\\\]|\\\\.)*)\"");
+
+  /** The {@code raftmq_raft_applied_index} of {@code topic}'s partitions in one node's Prometheus text. */
+  static Map<Integer, Long> appliedIndexes(String metrics, String topic) {
+    Map<Integer, Long> out = new HashMap<>();
+    for (String line : metrics.split("\n")) {
+      Matcher m = APPLIED.matcher(line);
+      if (!m.find()) {
+        continue;
+      }
+      Map<String, String> labels = new HashMap<>();
+      Matcher l = LABEL.matcher(m.group(1));
+      while (l.find()) {
+        labels.put(l.group(1), l.group(2));
+      }
+      if (!topic.equals(labels.get("topic")) || labels.get("partition") == null) {
+        continue;
+      }
+      try {
+        out.merge(Integer.parseInt(labels.get("partition")), (long) Double.parseDouble(m.group(2)), Math::max);
+      } catch (NumberFormatException e) {
+        // not a figure
+      }
+    }
+    return out;
+  }
+
+  /** The line on Raft entries per message acked: applied-index growth over all partitions / messages. */
+  static String entriesLine(Map<Integer, Long> before, Map<Integer, Long> after, long acked, int partitions,
+      boolean queueOnly) {
+    if (before.size() < partitions || after.size() < partitions || acked == 0) {
+      return "raft entries per message acked: unknown (the nodes' /metrics did not give every partition's applied "
+          + "index)";
+    }
+    long entries = 0;
+    for (Map.Entry<Integer, Long> e : after.entrySet()) {
+      entries += e.getValue() - before.getOrDefault(e.getKey(), e.getValue());
+    }
+    return String.format(Locale.ROOT, "raft entries per message acked: %.4f (%d entries in %d partitions for %d "
+            + "messages; %s)", (double) entries / acked, entries, partitions, acked,
+        queueOnly ? "queue commands only: receives, settles, expiries" : "produce batches and queue commands");
+  }
+
+  /**
+   * The consumer threads and what they counted: each receives up to a batch, acks every delivery (the
+   * SDK batches the acks per leader) and receives again; they stop once {@code target} messages were
+   * acked, the duration is up, or nothing arrived for the idle timeout.
+   */
+  static final class Draining {
+    final AtomicLong received = new AtomicLong();
+    final AtomicLong acked = new AtomicLong();
+    final AtomicLong failed = new AtomicLong();
+    final AtomicLong bytes = new AtomicLong();
+    final AtomicReference<Throwable> error = new AtomicReference<>();
+    final AtomicReference<Throwable> firstAckError = new AtomicReference<>();
+    private final AtomicLong firstDeliveryAt = new AtomicLong();
+    private final AtomicLong lastAckAt = new AtomicLong();
+    private final AtomicLong lastDeliveryAt = new AtomicLong();
+    private volatile boolean stop;
+    volatile boolean timeUp;
+
+    boolean stopped() {
+      return stop;
+    }
+
+    void run(List<QueueConsumer> qcs, long target, int batch, Duration duration, Duration idle)
+        throws InterruptedException {
+      long start = System.nanoTime();
+      lastDeliveryAt.set(start);
+      long end = duration == null ? Long.MAX_VALUE : start + duration.toNanos();
+      List<Thread> ts = new ArrayList<>();
+      for (int i = 0; i < qcs.size(); i++) {
+        QueueConsumer qc = qcs.get(i);
+        Thread t = new Thread(() -> consume(qc, batch), "raftmq-bench-queue-consumer-" + i);
+        ts.add(t);
+        t.start();
+      }
+      while (!stop) {
+        long now = System.nanoTime();
+        if (acked.get() >= target || error.get() != null || now - lastDeliveryAt.get() > idle.toNanos()) {
+          stop = true;
+        } else if (now >= end) {
+          timeUp = true;
+          stop = true;
+        } else {
+          Thread.sleep(20);
+        }
+      }
+      for (Thread t : ts) {
+        t.join();
+      }
+    }
+
+    private void consume(QueueConsumer qc, int batch) {
+      try {
+        while (!stop) {
+          List<Delivery> got = qc.receive(batch, Duration.ofMillis(200));
+          if (!got.isEmpty()) {
+            ackAll(got);
+          }
+        }
+      } catch (RuntimeException e) {
+        error.compareAndSet(null, e);
+      }
+    }
+
+    /** Acks each delivery, counting it when the broker confirms. */
+    void ackAll(List<Delivery> got) {
+      if (got.isEmpty()) {
+        return;
+      }
+      long now = System.nanoTime();
+      firstDeliveryAt.compareAndSet(0, now);
+      lastDeliveryAt.accumulateAndGet(now, Math::max);
+      received.addAndGet(got.size());
+      long size = 0;
+      for (Delivery d : got) {
+        size += (d.value() == null ? 0 : d.value().length) + (d.key() == null ? 0 : d.key().length);
+        d.ack().whenComplete((v, ex) -> {
+          if (ex == null) {
+            acked.incrementAndGet();
+            lastAckAt.accumulateAndGet(System.nanoTime(), Math::max);
+          } else {
+            failed.incrementAndGet();
+            firstAckError.compareAndSet(null, ex);
+          }
+        });
+      }
+      bytes.addAndGet(size);
+    }
+
+    /** {@code N messages received and acked, X msg/s, Y MB/s in T s}. */
+    String summary() {
+      long first = firstDeliveryAt.get();
+      long nanos = first == 0 || lastAckAt.get() == 0 ? 0 : lastAckAt.get() - first;
+      long n = acked.get();
+      long b = received.get() == 0 ? 0 : bytes.get() * n / received.get();
+      return String.format(Locale.ROOT, "%d messages received and acked, %s in %.3f s", n,
+          BenchCommand.rates(n, b, nanos), nanos / 1e9);
+    }
+  }
+}
