@@ -638,6 +638,9 @@ public final class AdminImpl implements Admin {
   }
 
   private HostPort leaderOrAny(TopicPartition tp) {
+    if (rt.metadata().needsRefresh()) {
+      rt.metadata().maybeRefresh(); // after NOT_LEADER or an unreachable node: look for the new leader
+    }
     NodeAddress leader = rt.metadata().leader(tp);
     if (leader == null) {
       rt.metadata().requestUpdate();

@@ -210,7 +210,9 @@ final class SettleBatcher {
             if (ex != null) {
               RaftMqException err = MetadataCache.asRaftMq(ex);
               if (err.isRetriable()) {
+                // A dead node may have led these partitions: look for their new leaders before retrying.
                 rt.metadata().onNodeUnreachable(node);
+                rt.metadata().maybeRefresh();
               }
               sent.values().forEach(items -> retryOrFail(items.ordered(), err, true));
               return;
@@ -245,6 +247,9 @@ final class SettleBatcher {
             + r.getErrorMessage());
         if (Errors.needsMetadataRefresh(r.getError())) {
           rt.metadata().onLeaderError(tp, r.hasLeader() ? r.getLeader() : null);
+          if (MetadataCache.toHostPort(r.hasLeader() ? r.getLeader() : null) == null) {
+            rt.metadata().maybeRefresh(); // no hint to follow: ask for the leaders
+          }
         }
         retryOrFail(ops, err, false);
         continue;
