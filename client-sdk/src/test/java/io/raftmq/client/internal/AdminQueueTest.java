@@ -157,7 +157,7 @@ class AdminQueueTest {
     RedriveFilter f = RedriveFilter.builder().reason("REJECTED").key("k1").fromOffset(1).toOffset(9)
         .fromTime(Instant.ofEpochMilli(100)).toTime(Instant.ofEpochMilli(200)).build();
     RedriveResult dry = client.admin().redrive("t", "g", f, true).get(5, TimeUnit.SECONDS);
-    assertThat(dry.offsets()).containsExactlyEntriesOf(Map.of(0, List.of(1L, 2L), 1, List.of(5L)));
+    assertThat(dry.offsets()).isEqualTo(Map.of(0, List.of(1L, 2L), 1, List.of(5L)));
     assertThat(dry.keptByLoopGuardTotal()).isEqualTo(2);
     QueueRedriveRequest sent = node.received(ApiKey.QUEUE_REDRIVE).get(0).request.getQueueRedrive();
     assertThat(sent.getReason()).isEqualTo("REJECTED");
@@ -185,7 +185,7 @@ class AdminQueueTest {
     long start = System.nanoTime();
     RedriveResult r = client.admin().redrive("t", "g", RedriveFilter.all(), 2).get(10, TimeUnit.SECONDS);
     long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-    assertThat(r.offsets()).containsExactlyEntriesOf(Map.of(0, List.of(1L, 2L, 3L), 1, List.of(7L)));
+    assertThat(r.offsets()).isEqualTo(Map.of(0, List.of(1L, 2L, 3L), 1, List.of(7L)));
     assertThat(r.keptByLoopGuard()).containsEntry(0, 1);
     List<QueueRedriveRequest> sent = node.received(ApiKey.QUEUE_REDRIVE).stream()
         .map(x -> x.request.getQueueRedrive()).toList();
