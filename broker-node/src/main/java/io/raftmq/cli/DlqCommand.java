@@ -454,7 +454,7 @@ final class DlqCommand implements Callable<Integer> {
           print(out, renderPlan(plan));
           print(err, (plan.count() == 0 ? "nothing to redrive: no dead message of queue group " + group + " on "
               + topic + " matches" + kept(plan)
-              : "dry run: nothing changed; add --execute to return these " + count(plan.count())
+              : "dry run: nothing changed; add --execute to return " + these(plan.count(), "message")
                   + " to queue group " + group + (rate == null ? "" : " at " + rate + " msg/s") + kept(plan))
               + "\n");
           return 0;
@@ -504,11 +504,11 @@ final class DlqCommand implements Callable<Integer> {
       String group = target.group;
       RedriveResult r = dlq.cli.admin(a -> a.purgeDeadLetters(topic, group, filter, !execute));
       print(out, renderPlan(r));
-      String what = count(r.count()).replace("message", "dead message");
       print(err, (r.count() == 0 ? "nothing to purge: no dead message of queue group " + group + " on " + topic
           + " matches"
-          : r.dryRun() ? "dry run: nothing changed; add --execute to purge these " + what
-          : "purged " + what + " of queue group " + group + " on " + topic
+          : r.dryRun() ? "dry run: nothing changed; add --execute to purge " + these(r.count(), "dead message")
+          : "purged " + r.count() + " dead message" + (r.count() == 1 ? "" : "s") + " of queue group " + group + " on "
+              + topic
               + "; their copies stay in the dead-letter topic") + "\n");
       return 0;
     }
@@ -612,6 +612,11 @@ final class DlqCommand implements Callable<Integer> {
 
   static String truncate(String s, int width) {
     return s.length() <= width ? s : s.substring(0, Math.max(0, width - 3)) + "...";
+  }
+
+  /** {@code this message} or {@code these 3 messages}. */
+  static String these(long n, String noun) {
+    return n == 1 ? "this " + noun : "these " + n + " " + noun + "s";
   }
 
   private static String count(long n) {

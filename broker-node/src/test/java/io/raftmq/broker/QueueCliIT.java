@@ -198,7 +198,7 @@ class QueueCliIT {
         TOPIC   PARTITION  MESSAGES  KEPT-BY-LOOP-GUARD  OFFSETS
         orders  %d          1         0                   %d
         """.formatted(rejected.partition(), rejected.offset()));
-    assertThat(dry.err()).contains("dry run: nothing changed; add --execute to return these 1 message to queue group "
+    assertThat(dry.err()).contains("dry run: nothing changed; add --execute to return this message to queue group "
         + GROUP);
     Run other = ok("dlq", "redrive", TOPIC, "--group", GROUP, "--reason", "max_deliveries", "--key", rejected.key());
     assertThat(other.out()).isEmpty();
@@ -255,7 +255,7 @@ class QueueCliIT {
         .hasSize(1);
     Run dry = ok("dlq", "purge", TOPIC, "--group", GROUP, "--key", "k4");
     assertThat(dry.out()).startsWith("TOPIC   PARTITION  MESSAGES  OFFSETS\n").containsPattern("(?m)^orders +\\d +1 +\\d+$");
-    assertThat(dry.err()).contains("dry run: nothing changed; add --execute to purge these 1 dead message");
+    assertThat(dry.err()).contains("dry run: nothing changed; add --execute to purge this dead message");
     assertThat(dlqRow()[0]).isEqualTo("1");
     Run purge = ok("dlq", "purge", TOPIC, "--group", GROUP, "--execute");
     assertThat(purge.err()).contains("purged 1 dead message of queue group " + GROUP + " on " + TOPIC);

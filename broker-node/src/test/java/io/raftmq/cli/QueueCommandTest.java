@@ -327,6 +327,8 @@ class QueueCommandTest {
     assertThat(DlqCommand.ranges(List.of(9L, 1L, 2L, 3L, 5L))).isEqualTo("1-3,5,9");
     assertThat(DlqCommand.cell("a\tb", 40)).isEqualTo("a\\tb");
     assertThat(DlqCommand.truncate("abcdefgh", 6)).isEqualTo("abc...");
+    assertThat(DlqCommand.these(1, "message")).isEqualTo("this message");
+    assertThat(DlqCommand.these(3, "dead message")).isEqualTo("these 3 dead messages");
   }
 
   // ---- group list / describe with queue groups ----
