@@ -125,6 +125,11 @@ final class BrokerMetrics {
         }))
         .register(registry);
     registerQueueGauges(partitions);
+    CounterWithCallback.builder()
+        .name("raftmq_division_restarts")
+        .help("Partition Raft divisions this node restarted after Ratis closed them by itself")
+        .callback(cb -> cb.call(host.divisionRestarts()))
+        .register(registry);
     GaugeWithCallback.builder()
         .name("raftmq_metadata_is_leader")
         .help("1 if this node leads the metadata group")
