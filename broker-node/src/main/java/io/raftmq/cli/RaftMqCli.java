@@ -52,6 +52,7 @@ import picocli.CommandLine.Spec;
         QueueCommand.class,
         DlqCommand.class,
         BenchCommand.class,
+        DemoCommand.class,
         CommandLine.HelpCommand.class
     })
 public final class RaftMqCli implements Callable<Integer> {
