@@ -88,7 +88,8 @@ final class DeadLetterForwarder implements AutoCloseable {
   private void tick() {
     try {
       for (PartitionDirectory.LocalPartition lp : ctx.partitions.all().values()) {
-        if (lp.stateMachine.queueGroups().isEmpty() || !lp.isLeader() || !lp.isLeaderReady()) {
+        if (lp.stateMachine.queueGroups().isEmpty() || !lp.isLeader() || !lp.isLeaderReady()
+            || !ctx.partitions.isCurrent(lp)) {
           continue;
         }
         TopicRecord source = ctx.metadata().topic(lp.topic);

@@ -102,6 +102,10 @@ final class PartitionCommands {
     while ((cause instanceof CompletionException || cause instanceof ExecutionException) && cause.getCause() != null) {
       cause = cause.getCause();
     }
+    if (cause instanceof java.util.concurrent.RejectedExecutionException) {
+      // The node is shutting down (its timers are gone): the client retries elsewhere.
+      return new Failure(ErrorCode.LEADER_NOT_AVAILABLE, "the node is shutting down", null);
+    }
     return cause instanceof Failure f ? f : new Failure(ErrorCode.UNKNOWN_SERVER_ERROR, String.valueOf(cause), null);
   }
 }

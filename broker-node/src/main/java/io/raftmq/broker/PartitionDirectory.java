@@ -33,15 +33,18 @@ final class PartitionDirectory implements AutoCloseable {
     final String topic;
     final int partition;
     final RaftGroupId groupId;
+    /** The creation of the topic this replica belongs to (a recreated topic gets new groups). */
+    final long topicId;
     final PartitionStateMachine stateMachine;
     final RaftServer.Division division;
     private final ConcurrentLinkedQueue<Runnable> waiters = new ConcurrentLinkedQueue<>();
 
-    LocalPartition(String topic, int partition, RaftGroupId groupId, PartitionStateMachine stateMachine,
+    LocalPartition(String topic, int partition, RaftGroupId groupId, long topicId, PartitionStateMachine stateMachine,
         RaftServer.Division division) {
       this.topic = topic;
       this.partition = partition;
       this.groupId = groupId;
+      this.topicId = topicId;
       this.stateMachine = stateMachine;
       this.division = division;
     }
@@ -149,7 +152,7 @@ final class PartitionDirectory implements AutoCloseable {
           host.ensureGroup(gid, replicas);
           var division = host.division(gid).orElseThrow();
           var sm = (PartitionStateMachine) division.getStateMachine();
-          LocalPartition lp = new LocalPartition(topic.getName(), p, gid, sm, division);
+          LocalPartition lp = new LocalPartition(topic.getName(), p, gid, topic.getTopicId(), sm, division);
           sm.setListener(lp);
           next.put(key, lp);
         } catch (Exception e) {
@@ -178,7 +181,20 @@ final class PartitionDirectory implements AutoCloseable {
 
   /** The local replica of a partition, or null if this node hosts none (yet). */
   LocalPartition get(String topic, int partition) {
-    return partitions.get(new Key(topic, partition));
+    LocalPartition lp = partitions.get(new Key(topic, partition));
+    if (lp == null) {
+      return null;
+    }
+    // Until reconciliation catches up with a topic deleted and created again under the same name, the
+    // replica here is the old topic's: serving it would write into (or read from) a group being removed.
+    TopicRecord current = host.metadata().view().topic(topic);
+    return current != null && current.getTopicId() == lp.topicId ? lp : null;
+  }
+
+  /** Whether {@code lp} still belongs to the topic of that name in the metadata (not a deleted one's). */
+  boolean isCurrent(LocalPartition lp) {
+    TopicRecord current = host.metadata().view().topic(lp.topic);
+    return current != null && current.getTopicId() == lp.topicId;
   }
 
   Map<Key, LocalPartition> all() {

@@ -562,7 +562,8 @@ final class QueueHandler {
     try {
       long now = System.currentTimeMillis();
       for (PartitionDirectory.LocalPartition lp : ctx.partitions.all().values()) {
-        if (lp.stateMachine.queueGroups().isEmpty() || !lp.isLeader() || !lp.isLeaderReady()) {
+        if (lp.stateMachine.queueGroups().isEmpty() || !lp.isLeader() || !lp.isLeaderReady()
+            || !ctx.partitions.isCurrent(lp)) {
           continue;
         }
         TopicRecord topic = ctx.metadata().topic(lp.topic);
