@@ -89,8 +89,8 @@ final class BenchQueueCommand implements Callable<Integer> {
           + "consume for this long).")
   Duration duration;
 
-  @Option(names = "--batch", paramLabel = "N", defaultValue = "256",
-      description = "Messages a consumer asks for per receive (default ${DEFAULT-VALUE}).")
+  @Option(names = "--batch", paramLabel = "N", defaultValue = "1000",
+      description = "Messages a consumer asks for per receive, split over the partitions (default ${DEFAULT-VALUE}).")
   int batch;
 
   @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30s", converter = Durations.class,
