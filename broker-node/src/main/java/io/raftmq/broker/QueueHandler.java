@@ -102,11 +102,17 @@ final class QueueHandler {
 
   /** Per (partition replica, group) on this leader: receives run one at a time. */
   private static final class Slot {
-    CompletableFuture<?> tail = CompletableFuture.completedFuture(null);
     /** The group's version after the last acquire that leased nothing (-1: none). */
     volatile long emptyVersion = -1;
     final AtomicBoolean expiring = new AtomicBoolean();
+    /** Acquires proposed and not answered yet (guarded by the slot). */
+    int acquiresInFlight;
+    /** Where the group's unseen offsets will begin once those acquires apply (guarded; -1: unknown). */
+    long pendingEnd = -1;
   }
+
+  /** Acquires of one group in one partition that may be in the Raft pipeline at once. */
+  private static final int MAX_ACQUIRES_IN_FLIGHT = 4;
 
   private final BrokerContext ctx;
   private final PartitionCommands commands;
@@ -333,22 +339,12 @@ final class QueueHandler {
       return done(out.setError(ErrorCode.INVALID_REQUEST).setErrorMessage(e.getMessage()));
     }
     Slot slot = slots.computeIfAbsent(new SlotKey(lp.groupId, r.getGroup()), k -> new Slot());
-    CompletableFuture<Received> result = new CompletableFuture<>();
-    synchronized (slot) {
-      CompletableFuture<?> previous = slot.tail;
-      CompletableFuture<Received> mine = previous.handle((x, e) -> null)
-          .thenCompose(x -> configureIfNeeded(lp, topic, r.getGroup(), wanted))
-          .thenCompose(x -> acquire(channel, lp, topic, slot, r, pr, out));
-      slot.tail = mine;
-      mine.whenComplete((v, e) -> {
-        if (e != null) {
-          result.completeExceptionally(e);
-        } else {
-          result.complete(v);
-        }
-      });
+    if (group != null && group.stats().config().equals(wanted)) {
+      return acquire(channel, lp, topic, slot, r, pr, out);
     }
-    return result;
+    // A new group here, or new settings: one Configure (a concurrent duplicate is harmless), then acquire.
+    return configureIfNeeded(lp, topic, r.getGroup(), wanted)
+        .thenCompose(x -> acquire(channel, lp, topic, slot, r, pr, out));
   }
 
   private CompletableFuture<Void> configureIfNeeded(PartitionDirectory.LocalPartition lp, TopicRecord topic,
@@ -361,35 +357,57 @@ final class QueueHandler {
         .thenApply(reply -> null);
   }
 
+  /**
+   * Leases messages to the receiver. Acquires of a group in a partition are pipelined (up to
+   * {@link #MAX_ACQUIRES_IN_FLIGHT}): each is proposed with the new records that follow those of the
+   * acquires still in flight, in proposal order, so they apply in that order. If one of them does not
+   * apply (a lost leadership), the ones behind it find the group's end elsewhere and take no new records;
+   * nothing is lost, they are offered again.
+   */
   private CompletableFuture<Received> acquire(Channel channel, PartitionDirectory.LocalPartition lp,
       TopicRecord topic, Slot slot, QueueReceiveRequest r, PartitionReceive pr, PartitionReceiveResult.Builder out) {
     QueueGroup group = lp.stateMachine.queueGroups().get(r.getGroup());
     if (group == null) {
       return done(out.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("queue group not configured yet"));
     }
-    QueueGroup.Stats stats = group.stats();
     int max = Math.min(MAX_PER_ACQUIRE, pr.getMaxMessages() == 0 ? 100 : pr.getMaxMessages());
-    long hw = lp.stateMachine.highWatermark();
-    long now = System.currentTimeMillis();
-    boolean worth = stats.inFlight() < stats.config().getMaxInFlight()
-        && (stats.end() < hw || stats.version() != slot.emptyVersion || now >= stats.nextVisibleAtMs());
-    if (!worth) {
-      return CompletableFuture.completedFuture(new Received(out, List.of(), stats.nextVisibleAtMs(), lp));
-    }
-    Acquire.Builder a = Acquire.newBuilder().setConsumer(r.getConsumerId()).setMax(max)
-        .setLeaseMs(r.getLeaseMs() > 0 ? r.getLeaseMs() : stats.config().getVisibilityTimeoutMs())
-        .setFirstNewOffset(stats.end());
-    if (stats.end() < hw) {
-      // With ordering by key, blocked keys are skipped: offer more new records than asked for.
-      int wantNew = stats.config().getOrderingKey() ? Math.min(MAX_PER_ACQUIRE, max * 4 + 64) : max;
-      try {
-        readNewRecords(lp, topic, stats.end(), hw, wantNew, a);
-      } catch (IOException | RuntimeException e) {
-        LOG.warn("queue {}-{}: reading new records at {} failed", lp.topic, lp.partition, stats.end(), e);
-        return done(out.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("replica is reloading: " + e));
+    CompletableFuture<PartitionReply> proposed;
+    synchronized (slot) {
+      QueueGroup.Stats stats = group.stats();
+      long hw = lp.stateMachine.highWatermark();
+      long now = System.currentTimeMillis();
+      long end = slot.acquiresInFlight > 0 && slot.pendingEnd > stats.end() ? slot.pendingEnd : stats.end();
+      boolean worth = slot.acquiresInFlight < MAX_ACQUIRES_IN_FLIGHT
+          && stats.inFlight() < stats.config().getMaxInFlight()
+          && (end < hw || stats.version() != slot.emptyVersion || now >= stats.nextVisibleAtMs());
+      if (!worth) {
+        return CompletableFuture.completedFuture(new Received(out, List.of(), stats.nextVisibleAtMs(), lp));
       }
+      Acquire.Builder a = Acquire.newBuilder().setConsumer(r.getConsumerId()).setMax(max)
+          .setLeaseMs(r.getLeaseMs() > 0 ? r.getLeaseMs() : stats.config().getVisibilityTimeoutMs())
+          .setFirstNewOffset(end);
+      if (end < hw) {
+        // With ordering by key, blocked keys are skipped: offer more new records than asked for.
+        int wantNew = stats.config().getOrderingKey() ? Math.min(MAX_PER_ACQUIRE, max * 4 + 64) : max;
+        try {
+          readNewRecords(lp, topic, end, hw, wantNew, a);
+        } catch (IOException | RuntimeException e) {
+          LOG.warn("queue {}-{}: reading new records at {} failed", lp.topic, lp.partition, end, e);
+          return done(out.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("replica is reloading: " + e));
+        }
+      }
+      slot.pendingEnd = end + a.getNewRecordsCount();
+      slot.acquiresInFlight++;
+      proposed = propose(lp, topic, QueueCommand.newBuilder().setGroup(r.getGroup()).setAcquire(a));
     }
-    return propose(lp, topic, QueueCommand.newBuilder().setGroup(r.getGroup()).setAcquire(a)).thenApply(reply -> {
+    proposed.whenComplete((reply, e) -> {
+      synchronized (slot) {
+        if (--slot.acquiresInFlight == 0) {
+          slot.pendingEnd = -1;
+        }
+      }
+    });
+    return proposed.thenApply(reply -> {
       if (reply.getQueueResultsCount() == 0) {
         slot.emptyVersion = reply.getGeneration();
         QueueGroup g = lp.stateMachine.queueGroups().get(r.getGroup());
@@ -420,7 +438,8 @@ final class QueueHandler {
       Acquire.Builder a) throws IOException {
     long topicTtl = ttlOf(topic);
     long[] next = {from};
-    int budget = 1 << 20;
+    // About what `want` records of 1 KiB take; the loop reads on when records are larger.
+    int budget = Math.min(1 << 20, Math.max(64 << 10, want * 1024));
     while (next[0] < hw && a.getNewRecordsCount() < want) {
       FetchSlice slice = lp.stateMachine.log().read(next[0], budget);
       if (slice.isEmpty()) {
