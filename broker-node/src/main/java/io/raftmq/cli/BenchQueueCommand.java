@@ -89,9 +89,13 @@ final class BenchQueueCommand implements Callable<Integer> {
           + "consume for this long).")
   Duration duration;
 
-  @Option(names = "--batch", paramLabel = "N", defaultValue = "1000",
+  @Option(names = "--batch", paramLabel = "N", defaultValue = "4000",
       description = "Messages a consumer asks for per receive, split over the partitions (default ${DEFAULT-VALUE}).")
   int batch;
+
+  @Option(names = "--max-in-flight", paramLabel = "N",
+      description = "The group's max in-flight messages per partition (default: the group's, 1000).")
+  Integer maxInFlight;
 
   @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30s", converter = Durations.class,
       description = "Give up when no message arrived for this long (default ${DEFAULT-VALUE}).")
@@ -146,7 +150,11 @@ final class BenchQueueCommand implements Callable<Integer> {
     String groupId = group != null ? group : "raftmq-bench-queue-" + Long.toString(System.currentTimeMillis(), 36);
     try (RaftMqClient client = cli.connect()) {
       int n = topicPartitions(cli, client, out);
-      QueueConsumerConfig config = QueueConsumerConfig.builder().groupId(groupId).topics(topic).build();
+      QueueConsumerConfig.Builder cb = QueueConsumerConfig.builder().groupId(groupId).topics(topic);
+      if (maxInFlight != null) {
+        cb.maxInFlight(maxInFlight);
+      }
+      QueueConsumerConfig config = cb.build();
       List<RaftMqClient> clients = new ArrayList<>();
       List<QueueConsumer> qcs = new ArrayList<>();
       Draining draining = new Draining();
