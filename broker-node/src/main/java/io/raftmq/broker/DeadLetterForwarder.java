@@ -127,10 +127,7 @@ final class DeadLetterForwarder implements AutoCloseable {
 
   /** Deterministic producer id of a group-partition's forwarder (in a range the metadata never allocates). */
   static long producerId(long topicId, int partition, String group) {
-    long h = 0xcbf29ce484222325L;
-    for (byte b : (topicId + "/" + partition + "/" + group).getBytes(StandardCharsets.UTF_8)) {
-      h = (h ^ (b & 0xff)) * 0x100000001b3L;
-    }
+    long h = RecordCodec.keyHash((topicId + "/" + partition + "/" + group).getBytes(StandardCharsets.UTF_8));
     return (1L << 62) | (h & ((1L << 62) - 1));
   }
 
@@ -145,8 +142,8 @@ final class DeadLetterForwarder implements AutoCloseable {
     byte[] records;
     long timestamp;
     try {
-      Object[] rec = readRecord(lp, dead.getOffset());
-      timestamp = rec == null ? dead.getDeadAtMs() : (long) rec[0];
+      SourceRecord rec = readRecord(lp, dead.getOffset());
+      timestamp = rec == null ? dead.getDeadAtMs() : rec.timestamp();
       records = encode(source, lp.partition, s.group(), dead, rec);
     } catch (IOException | RuntimeException e) {
       return CompletableFuture.failedFuture(e);
@@ -239,8 +236,11 @@ final class DeadLetterForwarder implements AutoCloseable {
         });
   }
 
-  /** The source record at {@code offset}: {timestamp, key, value, headers}, or null if it is gone. */
-  private static Object[] readRecord(PartitionDirectory.LocalPartition lp, long offset) throws IOException {
+  /** A dead letter's original record. */
+  private record SourceRecord(long timestamp, byte[] key, byte[] value, Map<String, byte[]> headers) {}
+
+  /** The source record at {@code offset}, or null if it is gone. */
+  private static SourceRecord readRecord(PartitionDirectory.LocalPartition lp, long offset) throws IOException {
     if (offset < lp.stateMachine.logStartOffset()) {
       return null;
     }
@@ -248,13 +248,13 @@ final class DeadLetterForwarder implements AutoCloseable {
     if (slice.isEmpty()) {
       return null;
     }
-    Object[][] found = new Object[1][];
+    SourceRecord[] found = new SourceRecord[1];
     BatchFrames.forEach(slice.readFully(), frame -> {
       if (offset >= frame.baseOffset() && offset < frame.nextOffset()) {
         int wanted = (int) (offset - frame.baseOffset());
         RecordCodec.decode(frame.payload(), frame.recordCount(), (index, timestamp, key, value, headers) -> {
           if (index == wanted) {
-            found[0] = new Object[] {timestamp, key, value, headers};
+            found[0] = new SourceRecord(timestamp, key, value, headers);
           }
         });
       }
@@ -262,14 +262,13 @@ final class DeadLetterForwarder implements AutoCloseable {
     return found[0];
   }
 
-  @SuppressWarnings("unchecked")
-  private static byte[] encode(TopicRecord source, int partition, String group, QueueEntry dead, Object[] rec) {
-    long timestamp = rec == null ? dead.getDeadAtMs() : (long) rec[0];
-    byte[] key = rec == null ? null : (byte[]) rec[1];
-    byte[] value = rec == null ? null : (byte[]) rec[2];
+  private static byte[] encode(TopicRecord source, int partition, String group, QueueEntry dead, SourceRecord rec) {
+    long timestamp = rec == null ? dead.getDeadAtMs() : rec.timestamp();
+    byte[] key = rec == null ? null : rec.key();
+    byte[] value = rec == null ? null : rec.value();
     Map<String, byte[]> headers = new LinkedHashMap<>();
     if (rec != null) {
-      headers.putAll((Map<String, byte[]>) rec[3]);
+      headers.putAll(rec.headers());
     }
     put(headers, DeadLetters.ID, group + "/" + source.getName() + "/" + partition + "/" + dead.getOffset() + "/"
         + dead.getDeadLetterSequence());

@@ -315,22 +315,14 @@ final class QueueHandler {
     PartitionReceiveResult.Builder out = PartitionReceiveResult.newBuilder()
         .setTopic(pr.getTopic()).setPartition(pr.getPartition()).setError(ErrorCode.NONE);
     TopicRecord topic = ctx.metadata().topic(pr.getTopic());
-    if (topic == null) {
-      return done(out.setError(ErrorCode.UNKNOWN_TOPIC).setErrorMessage("unknown topic '" + pr.getTopic() + "'"));
-    }
-    if (pr.getPartition() < 0 || pr.getPartition() >= topic.getPartitions()) {
-      return done(out.setError(ErrorCode.UNKNOWN_PARTITION)
-          .setErrorMessage("topic '" + pr.getTopic() + "' has no partition " + pr.getPartition()));
+    ErrorCode routing = route(topic, pr.getTopic(), pr.getPartition(), out::setErrorMessage);
+    if (routing != ErrorCode.NONE) {
+      if (routing == ErrorCode.NOT_LEADER) {
+        out.setLeader(ctx.leaderHintFor(topic, pr.getPartition()));
+      }
+      return done(out.setError(routing));
     }
     PartitionDirectory.LocalPartition lp = ctx.partitions.get(pr.getTopic(), pr.getPartition());
-    if (lp == null || !lp.isLeader()) {
-      return done(out.setError(ErrorCode.NOT_LEADER).setErrorMessage("node " + ctx.config.nodeId()
-          + " does not lead " + pr.getTopic() + "-" + pr.getPartition())
-          .setLeader(ctx.leaderHintFor(topic, pr.getPartition())));
-    }
-    if (!lp.isLeaderReady()) {
-      return done(out.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("the new leader is not ready yet"));
-    }
     QueueGroup group = lp.stateMachine.queueGroups().get(r.getGroup());
     QueueConfig wanted;
     try {

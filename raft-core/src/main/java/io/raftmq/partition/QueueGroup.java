@@ -315,8 +315,8 @@ public final class QueueGroup {
     live.remove(offset);
     unlease(e);
     acked++;
-    return QueueResult.newBuilder().setOffset(offset).setOutcome(QueueOutcome.Q_OK)
-        .setEntry(e.setState(QueueState.QUEUE_STATE_UNSPECIFIED).build()).build();
+    // No entry copy: an ack's result needs nothing more (and every replica builds every reply).
+    return QueueResult.newBuilder().setOffset(offset).setOutcome(QueueOutcome.Q_OK).build();
   }
 
   private QueueResult nackOne(OffsetDelay d, String consumer, long now) {
