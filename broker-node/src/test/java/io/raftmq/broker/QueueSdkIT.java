@@ -209,6 +209,9 @@ class QueueSdkIT {
     try (QueueConsumer a = client.queueConsumer(cfg.consumerId("a").build());
         QueueConsumer b = client.queueConsumer(cfg.consumerId("b").build())) {
       assertThat(a.receive(1, Duration.ZERO)).isEmpty(); // opens the group at the log end
+      // The receive may return before its Configure applied: produce only once the group exists, or the
+      // group would start after these messages.
+      awaitGroupOpen(topic, group, 1);
       produce(topic, List.of("m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"));
       List<Delivery> ga = new ArrayList<>();
       await().atMost(Duration.ofSeconds(30)).until(() -> {
