@@ -22,7 +22,6 @@ import io.raftmq.protocol.PartitionReceive;
 import io.raftmq.protocol.PartitionReceiveResult;
 import io.raftmq.protocol.PartitionSettle;
 import io.raftmq.protocol.PartitionSettleResult;
-import io.raftmq.protocol.QueueDelivery;
 import io.raftmq.protocol.QueueGroupConfig;
 import io.raftmq.protocol.QueuePartitionState;
 import io.raftmq.protocol.QueueReceiveRequest;
@@ -39,7 +38,6 @@ import io.raftmq.protocol.SettleResult;
 import io.raftmq.protocol.TopicPartitions;
 import io.raftmq.raft.proto.Acquire;
 import io.raftmq.raft.proto.Expire;
-import io.raftmq.raft.proto.NewRecord;
 import io.raftmq.raft.proto.OffsetDelay;
 import io.raftmq.raft.proto.PartitionCommand;
 import io.raftmq.raft.proto.PartitionReply;
@@ -265,7 +263,7 @@ final class QueueHandler {
           long wakeAt = Long.MAX_VALUE;
           List<PartitionDirectory.LocalPartition> waitOn = new ArrayList<>();
           for (Received x : got) {
-            delivered += x.result.getDeliveriesCount();
+            delivered += x.result.getOffsetsCount();
             error |= x.result.getError() != ErrorCode.NONE;
             wakeAt = Math.min(wakeAt, x.nextVisibleAtMs);
             if (x.waitOn != null) {
@@ -388,7 +386,7 @@ final class QueueHandler {
           return done(out.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("replica is reloading: " + e));
         }
       }
-      slot.pendingEnd = end + a.getNewRecordsCount();
+      slot.pendingEnd = end + a.getNewRecordCount();
       slot.acquiresInFlight++;
       proposed = propose(lp, topic, QueueCommand.newBuilder().setGroup(r.getGroup()).setAcquire(a));
     }
@@ -400,24 +398,21 @@ final class QueueHandler {
       }
     });
     return proposed.thenApply(reply -> {
-      if (reply.getQueueResultsCount() == 0) {
+      if (reply.getLeasedOffsetsCount() == 0) {
         slot.emptyVersion = reply.getGeneration();
         QueueGroup g = lp.stateMachine.queueGroups().get(r.getGroup());
         return new Received(out, List.of(), g == null ? Long.MAX_VALUE : g.stats().nextVisibleAtMs(), lp);
       }
-      for (QueueResult q : reply.getQueueResultsList()) {
-        out.addDeliveries(QueueDelivery.newBuilder().setOffset(q.getOffset())
-            .setDeliveryCount(q.getEntry().getDeliveryCount())
-            .setLeaseDeadlineMs(q.getEntry().getLeaseDeadlineMs()));
-      }
+      out.addAllOffsets(reply.getLeasedOffsetsList()).addAllDeliveryCounts(reply.getLeasedDeliveryCountsList())
+          .setLeaseDeadlineMs(reply.getLeaseDeadlineMs());
       remember(channel, new Lessee(lp.topic, lp.partition, lp.groupId, r.getGroup(), r.getConsumerId()));
       List<FetchSlice> slices;
       try {
-        slices = slicesFor(lp, out.getDeliveriesList());
+        slices = slicesFor(lp, reply);
       } catch (IOException | RuntimeException e) {
         // Leased but unreadable here now: the leases run out and the messages come back.
         LOG.warn("queue {}-{}: reading leased records failed", lp.topic, lp.partition, e);
-        out.clearDeliveries();
+        out.clearOffsets().clearDeliveryCounts().clearLeaseDeadlineMs();
         return new Received(out.setError(ErrorCode.LEADER_NOT_AVAILABLE)
             .setErrorMessage("replica is reloading: " + e), List.of(), Long.MAX_VALUE, null);
       }
@@ -425,29 +420,33 @@ final class QueueHandler {
     });
   }
 
-  /** Adds the keys and expiry times of up to {@code want} records from {@code from} (below {@code hw}). */
+  /**
+   * Describes up to {@code want} records from {@code from} (below {@code hw}) in the acquire: their
+   * count, and their key hashes and expiry times unless all of them are 0 (keyless, no TTL).
+   */
   private void readNewRecords(PartitionDirectory.LocalPartition lp, TopicRecord topic, long from, long hw, int want,
       Acquire.Builder a) throws IOException {
     long topicTtl = ttlOf(topic);
-    long[] next = {from};
+    NewRecords got = new NewRecords(want);
+    got.next = from;
     // About what `want` records of 1 KiB take; the loop reads on when records are larger.
     int budget = Math.min(1 << 20, Math.max(64 << 10, want * 1024));
-    while (next[0] < hw && a.getNewRecordsCount() < want) {
-      FetchSlice slice = lp.stateMachine.log().read(next[0], budget);
+    while (got.next < hw && got.count < want) {
+      FetchSlice slice = lp.stateMachine.log().read(got.next, budget);
       if (slice.isEmpty()) {
         break;
       }
-      long before = next[0];
+      long before = got.next;
       ByteBuffer frames = slice.readFully();
       BatchFrames.forEach(frames, frame -> {
-        if (a.getNewRecordsCount() >= want || frame.nextOffset() <= next[0] || frame.baseOffset() >= hw) {
+        if (got.count >= want || frame.nextOffset() <= got.next || frame.baseOffset() >= hw) {
           return;
         }
         long base = frame.baseOffset();
         RecordCodec.scanKeys(frame.payload(), frame.recordCount(), DeadLetters.TTL_HEADER,
             (index, timestamp, keyHash, ttlHeader) -> {
               long offset = base + index;
-              if (offset < next[0] || offset >= hw || a.getNewRecordsCount() >= want) {
+              if (offset < got.next || offset >= hw || got.count >= want) {
                 return;
               }
               long ttl = topicTtl;
@@ -458,14 +457,43 @@ final class QueueHandler {
                   // a malformed header is ignored (the topic's TTL applies)
                 }
               }
-              a.addNewRecords(NewRecord.newBuilder().setKeyHash(keyHash)
-                  .setExpiresAtMs(ttl > 0 ? timestamp + ttl : 0));
-              next[0] = offset + 1;
+              got.add(keyHash, ttl > 0 ? timestamp + ttl : 0);
+              got.next = offset + 1;
             });
       });
-      if (next[0] == before) {
+      if (got.next == before) {
         break;
       }
+    }
+    a.setNewRecordCount(got.count);
+    for (int i = 0; got.anyKey && i < got.count; i++) {
+      a.addNewKeyHashes(got.keys[i]);
+    }
+    for (int i = 0; got.anyExpiry && i < got.count; i++) {
+      a.addNewExpiresAtMs(got.expiries[i]);
+    }
+  }
+
+  /** The new records read for one acquire: primitive arrays, packed into the command at the end. */
+  private static final class NewRecords {
+    final long[] keys;
+    final long[] expiries;
+    int count;
+    long next;
+    boolean anyKey;
+    boolean anyExpiry;
+
+    NewRecords(int want) {
+      keys = new long[want];
+      expiries = new long[want];
+    }
+
+    void add(long key, long expiresAt) {
+      keys[count] = key;
+      expiries[count] = expiresAt;
+      anyKey |= key != 0;
+      anyExpiry |= expiresAt != 0;
+      count++;
     }
   }
 
@@ -481,17 +509,18 @@ final class QueueHandler {
     }
   }
 
-  /** The batches that hold the delivered offsets, each once, in offset order. */
-  private static List<FetchSlice> slicesFor(PartitionDirectory.LocalPartition lp, List<QueueDelivery> deliveries)
+  /** The batches that hold the leased offsets, each once, in offset order. */
+  private static List<FetchSlice> slicesFor(PartitionDirectory.LocalPartition lp, PartitionReply reply)
       throws IOException {
     List<FetchSlice> slices = new ArrayList<>();
     long coveredUntil = -1;
     ByteBuffer count = ByteBuffer.allocate(4);
-    for (QueueDelivery d : deliveries) {
-      if (d.getOffset() < coveredUntil) {
+    for (int i = 0, n = reply.getLeasedOffsetsCount(); i < n; i++) {
+      long offset = reply.getLeasedOffsets(i);
+      if (offset < coveredUntil) {
         continue;
       }
-      FetchSlice slice = lp.stateMachine.log().read(d.getOffset(), 1);
+      FetchSlice slice = lp.stateMachine.log().read(offset, 1);
       if (slice.isEmpty()) {
         continue;
       }
@@ -675,6 +704,7 @@ final class QueueHandler {
           .setLeaseMs(Math.min(x.getLeaseMs(), MAX_LEASE_MS)));
     }
     return propose(lp, topic, QueueCommand.newBuilder().setGroup(r.getGroup()).setSettle(s)).thenApply(reply -> {
+      // Refused acks first (successful ones have no result), then every nack, reject and extend.
       for (QueueResult q : reply.getQueueResultsList()) {
         out.addResults(SettleResult.newBuilder().setOffset(q.getOffset()).setError(errorOf(q.getOutcome()))
             .setDeliveryCount(q.getEntry().getDeliveryCount())

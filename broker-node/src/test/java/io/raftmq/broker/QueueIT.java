@@ -21,7 +21,6 @@ import io.raftmq.protocol.PartitionReceive;
 import io.raftmq.protocol.PartitionReceiveResult;
 import io.raftmq.protocol.PartitionSettle;
 import io.raftmq.protocol.PartitionSettleResult;
-import io.raftmq.protocol.QueueDelivery;
 import io.raftmq.protocol.QueueGroupConfig;
 import io.raftmq.protocol.QueuePartitionState;
 import io.raftmq.protocol.QueueReceiveRequest;
@@ -130,15 +129,19 @@ class QueueIT {
       assertThat(reply.header().getError()).as(reply.header().getErrorMessage()).isEqualTo(ErrorCode.NONE);
       PartitionReceiveResult result = reply.header().getQueueReceive().getResults(0);
       long now = System.currentTimeMillis();
-      Map<Long, QueueDelivery> wanted = new HashMap<>();
-      result.getDeliveriesList().forEach(d -> wanted.put(d.getOffset(), d));
+      assertThat(result.getDeliveryCountsCount()).isEqualTo(result.getOffsetsCount());
+      Map<Long, Integer> wanted = new HashMap<>();
+      for (int i = 0; i < result.getOffsetsCount(); i++) {
+        wanted.put(result.getOffsets(i), result.getDeliveryCounts(i));
+      }
       ByteBuffer body = reply.body();
       TreeMap<Long, Got> found = new TreeMap<>();
       BatchFrames.forEach(body, frame -> RecordCodec.decode(frame.payload(), frame.recordCount(),
           (i, ts, k, v, h) -> {
-            QueueDelivery d = wanted.get(frame.baseOffset() + i);
-            if (d != null) {
-              found.put(d.getOffset(), new Got(d.getOffset(), d.getDeliveryCount(), d.getLeaseDeadlineMs(),
+            long offset = frame.baseOffset() + i;
+            Integer count = wanted.get(offset);
+            if (count != null) {
+              found.put(offset, new Got(offset, count, result.getLeaseDeadlineMs(),
                   k == null ? null : new String(k, StandardCharsets.UTF_8), new String(v, StandardCharsets.UTF_8),
                   now));
             }
@@ -168,8 +171,21 @@ class QueueIT {
       return reply.header().getQueueSettle().getResults(0);
     }
 
+    /** One code per offset: the broker lists refused acks only (in request order); the others succeeded. */
     List<ErrorCode> ack(List<Long> offsets) throws IOException {
-      return codes(settle(PartitionSettle.newBuilder().addAllAcks(offsets)));
+      PartitionSettleResult r = settle(PartitionSettle.newBuilder().addAllAcks(offsets));
+      assertThat(r.getError()).as(r.getErrorMessage()).isEqualTo(ErrorCode.NONE);
+      List<ErrorCode> out = new ArrayList<>();
+      int next = 0;
+      for (long o : offsets) {
+        if (next < r.getResultsCount() && r.getResults(next).getOffset() == o) {
+          out.add(r.getResults(next++).getError());
+        } else {
+          out.add(ErrorCode.NONE);
+        }
+      }
+      assertThat(next).as("every refused ack matches one of the request").isEqualTo(r.getResultsCount());
+      return out;
     }
 
     List<ErrorCode> nack(List<Long> offsets, long delayMs) throws IOException {

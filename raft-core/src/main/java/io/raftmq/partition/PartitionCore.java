@@ -7,7 +7,6 @@ import io.raftmq.raft.proto.CommitOffset;
 import io.raftmq.raft.proto.GroupOffset;
 import io.raftmq.raft.proto.QueueCommand;
 import io.raftmq.raft.proto.QueueGroupSnapshot;
-import io.raftmq.raft.proto.QueueResult;
 import io.raftmq.raft.proto.PartitionCommand;
 import io.raftmq.raft.proto.PartitionReply;
 import io.raftmq.raft.proto.PartitionSnapshot;
@@ -219,28 +218,24 @@ public final class PartitionCore {
     if (q == null) {
       return groupReply(PartitionStatus.INVALID_COMMAND, "unknown queue group '" + c.getGroup() + "'", null);
     }
-    List<QueueResult> results;
+    PartitionReply.Builder out = groupReply(PartitionStatus.DONE, "", null).toBuilder();
     switch (c.getOpCase()) {
-      case ACQUIRE -> results = q.acquire(c.getAcquire(), logTimeMs, nextOffset);
-      case ACK -> results = q.ack(c.getAck(), logTimeMs);
-      case NACK -> results = q.nack(c.getNack(), logTimeMs);
-      case REJECT -> results = q.reject(c.getReject(), logTimeMs);
-      case EXTEND -> results = q.extend(c.getExtend(), logTimeMs);
-      case EXPIRE -> results = q.expire(c.getExpire(), logTimeMs);
-      case DEAD_LETTER_FORWARDED -> results = q.forwarded(c.getDeadLetterForwarded());
-      case REDRIVE -> results = q.redrive(c.getRedrive(), logTimeMs);
-      case SETTLE -> results = q.settle(c.getSettle(), logTimeMs);
-      case SKIP_KEY -> {
-        q.skipKey(c.getSkipKey().getKeyHash());
-        results = List.of();
-      }
+      case ACQUIRE -> q.acquire(c.getAcquire(), logTimeMs, nextOffset, out);
+      case ACK -> q.ack(c.getAck(), logTimeMs, out);
+      case NACK -> q.nack(c.getNack(), logTimeMs, out);
+      case REJECT -> q.reject(c.getReject(), logTimeMs, out);
+      case EXTEND -> q.extend(c.getExtend(), logTimeMs, out);
+      case EXPIRE -> q.expire(c.getExpire(), logTimeMs, out);
+      case DEAD_LETTER_FORWARDED -> q.forwarded(c.getDeadLetterForwarded(), out);
+      case REDRIVE -> q.redrive(c.getRedrive(), logTimeMs, out);
+      case SETTLE -> q.settle(c.getSettle(), logTimeMs, out);
+      case SKIP_KEY -> q.skipKey(c.getSkipKey().getKeyHash());
       default -> {
         return groupReply(PartitionStatus.INVALID_COMMAND, "unknown queue operation " + c.getOpCase(), null);
       }
     }
     // `generation` carries the group's version after the command (the receive path's change detector).
-    return groupReply(PartitionStatus.DONE, "", null).toBuilder().addAllQueueResults(results)
-        .setGeneration(q.stats().version()).build();
+    return out.setGeneration(q.stats().version()).build();
   }
 
   /**

@@ -4,8 +4,8 @@ import io.raftmq.raft.proto.Acquire;
 import io.raftmq.raft.proto.Expire;
 import io.raftmq.raft.proto.Extend;
 import io.raftmq.raft.proto.Nack;
-import io.raftmq.raft.proto.NewRecord;
 import io.raftmq.raft.proto.OffsetDelay;
+import io.raftmq.raft.proto.PartitionReply;
 import io.raftmq.raft.proto.QueueConfig;
 import io.raftmq.raft.proto.QueueEntry;
 import io.raftmq.raft.proto.QueueGroupSnapshot;
@@ -21,7 +21,6 @@ import io.raftmq.raft.proto.Settle;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -36,8 +35,10 @@ import java.util.TreeSet;
  * command's leader time, jittered delays are resolved by the leader. Not thread-safe (apply thread).
  *
  * <p>Offsets below {@code start} are settled; offsets at or above {@code end} have never been seen;
- * {@code live} holds the unsettled offsets in between (available or leased); {@code dead} holds the
- * dead-lettered ones (kept for listing and redrive).
+ * {@code live} holds the unsettled offsets in between (available or leased) in primitive arrays
+ * ({@link QueueEntries}: no object per message); {@code dead} holds the dead-lettered ones (kept for
+ * listing and redrive). Commands write their outcome into the partition's reply: an acquire's leases
+ * as packed offsets and counts, a settle's refused acks and every other per-offset result.
  */
 public final class QueueGroup {
   static final String MAX_DELIVERIES = "MAX_DELIVERIES";
@@ -65,15 +66,20 @@ public final class QueueGroup {
       List<QueueEntry> unforwarded) {}
 
   private final String name;
+  /** FNV-1a of the group's name: the seed of its backoff jitter. */
+  private final long nameHash;
   private QueueConfig config;
   private long start;
   private long end;
-  private final TreeMap<Long, QueueEntry.Builder> live = new TreeMap<>();
+  /** The unsettled offsets between start and end (available or leased). */
+  private final QueueEntries live = new QueueEntries();
+  /** Every AVAILABLE live entry is at or above this offset (where an unordered acquire starts looking). */
+  private long scanFrom;
   /** Dead entries, immutable values: readable from any thread (describe, dlq show). */
   private final ConcurrentSkipListMap<Long, QueueEntry> dead = new ConcurrentSkipListMap<>();
   private final Set<Long> parkedKeys = new TreeSet<>();
-  /** Lease deadlines of the leased entries, as a multiset. */
-  private final TreeMap<Long, Integer> deadlines = new TreeMap<>();
+  /** Lease deadlines of the leased entries. */
+  private final LongMultiset deadlines = new LongMultiset();
   private final TreeMap<String, Long> deadByReason = new TreeMap<>();
   /** Dead-at times of the dead entries, as a multiset. */
   private final TreeMap<Long, Integer> deadTimes = new TreeMap<>();
@@ -91,9 +97,15 @@ public final class QueueGroup {
 
   QueueGroup(String name, QueueConfig config, long startOffset) {
     this.name = name;
+    long h = 0xcbf29ce484222325L;
+    for (byte b : name.getBytes(StandardCharsets.UTF_8)) {
+      h = (h ^ b) * 0x100000001b3L;
+    }
+    this.nameHash = h;
     this.config = config;
     this.start = startOffset;
     this.end = startOffset;
+    this.scanFrom = startOffset;
     publish();
   }
 
@@ -105,10 +117,18 @@ public final class QueueGroup {
         g.putDead(e);
         continue;
       }
-      g.live.put(e.getOffset(), e.toBuilder());
+      int i = g.live.insert(e.getOffset(), e.getKeyHash(), e.getExpiresAtMs());
+      g.live.deliveries[i] = e.getDeliveryCount();
+      g.live.visibleAt[i] = e.getVisibleAtMs();
+      g.live.firstFailure[i] = e.getFirstFailureMs();
+      g.live.lastFailure[i] = e.getLastFailureMs();
+      g.live.redrives[i] = e.getRedrives();
       if (e.getState() == QueueState.LEASED) {
+        g.live.state[i] = QueueEntries.LEASED;
+        g.live.consumer[i] = e.getConsumer();
+        g.live.leaseDeadline[i] = e.getLeaseDeadlineMs();
         g.leased++;
-        g.deadlines.merge(e.getLeaseDeadlineMs(), 1, Integer::sum);
+        g.deadlines.add(e.getLeaseDeadlineMs(), 1);
       } else {
         g.nextVisibleAtMs = Math.min(g.nextVisibleAtMs, e.getVisibleAtMs());
       }
@@ -128,10 +148,23 @@ public final class QueueGroup {
         .setStart(start).setEnd(end).addAllParkedKeys(parkedKeys)
         .setNextDeadLetterSequence(nextDeadLetterSequence).setRedelivered(redelivered)
         .setLeaseExpiries(leaseExpiries).setAcked(acked).setVersion(version);
-    // Offset order over both maps keeps snapshots byte-identical across replicas.
-    TreeMap<Long, QueueEntry> all = new TreeMap<>(dead);
-    live.forEach((offset, e) -> all.put(offset, e.build()));
-    b.addAllEntries(all.values());
+    // Offset order over live and dead keeps snapshots byte-identical across replicas.
+    Iterator<QueueEntry> deadIt = dead.values().iterator();
+    QueueEntry nextDead = deadIt.hasNext() ? deadIt.next() : null;
+    for (int i = live.head(); i < live.tail(); i++) {
+      if (live.state[i] == QueueEntries.FREE) {
+        continue;
+      }
+      while (nextDead != null && nextDead.getOffset() < live.offset[i]) {
+        b.addEntries(nextDead);
+        nextDead = deadIt.hasNext() ? deadIt.next() : null;
+      }
+      b.addEntries(toEntry(i));
+    }
+    while (nextDead != null) {
+      b.addEntries(nextDead);
+      nextDead = deadIt.hasNext() ? deadIt.next() : null;
+    }
     return b.build();
   }
 
@@ -168,7 +201,7 @@ public final class QueueGroup {
       unforwardedView = List.copyOf(view);
     }
     stats = new Stats(name, config, version, start, end, leased, live.size() - leased, dead.size(),
-        nextVisibleAtMs, deadlines.isEmpty() ? Long.MAX_VALUE : deadlines.firstKey(), redelivered,
+        nextVisibleAtMs, deadlines.isEmpty() ? Long.MAX_VALUE : deadlines.min(), redelivered,
         leaseExpiries, acked, Map.copyOf(deadByReason), deadTimes.isEmpty() ? 0 : deadTimes.firstKey(),
         unforwardedView);
   }
@@ -195,168 +228,209 @@ public final class QueueGroup {
 
   // ---- commands ----
 
-  List<QueueResult> acquire(Acquire a, long now, long highWatermark) {
-    List<QueueResult> out = new ArrayList<>();
+  /**
+   * Takes in the new records the leader described (if it read them from the group's end as it is now),
+   * then leases up to {@code max} visible messages in offset order to the consumer; the leases go to
+   * {@code out}'s packed lease fields.
+   */
+  void acquire(Acquire a, long now, long highWatermark, PartitionReply.Builder out) {
     if (a.getMax() <= 0 || a.getLeaseMs() <= 0 || a.getConsumer().isEmpty()) {
-      return out;
+      return;
     }
     boolean change = false;
-    // New records: only if the leader read them from where the group's unseen offsets begin now.
     if (a.getFirstNewOffset() == end) {
-      for (NewRecord r : a.getNewRecordsList()) {
-        if (end >= highWatermark) {
-          break;
-        }
-        live.put(end, QueueEntry.newBuilder().setOffset(end).setState(QueueState.AVAILABLE)
-            .setKeyHash(r.getKeyHash()).setExpiresAtMs(r.getExpiresAtMs()));
+      int n = a.getNewRecordCount();
+      boolean keys = a.getNewKeyHashesCount() == n;
+      boolean ttls = a.getNewExpiresAtMsCount() == n;
+      for (int k = 0; k < n && end < highWatermark; k++) {
+        live.append(end, keys ? a.getNewKeyHashes(k) : 0, ttls ? a.getNewExpiresAtMs(k) : 0);
         end++;
         change = true;
       }
     }
-    Set<Long> keysAhead = config.getOrderingKey() ? new HashSet<>() : null;
-    List<Long> expired = new ArrayList<>();
+    boolean byKey = config.getOrderingKey();
+    LongSet keysAhead = byKey ? new LongSet(Math.min(live.size(), a.getMax() * 4 + 64)) : null;
+    String consumer = a.getConsumer();
+    long deadline = now + a.getLeaseMs();
+    int max = a.getMax();
+    int maxInFlight = config.getMaxInFlight();
+    int taken = 0;
+    int expiredCount = 0;
+    int[] expired = null;
     long nextVisible = Long.MAX_VALUE;
-    for (QueueEntry.Builder e : live.values()) {
-      if (out.size() >= a.getMax() || leased >= config.getMaxInFlight()) {
+    long firstLeft = Long.MAX_VALUE;
+    int tail = live.tail();
+    int i = byKey ? live.head() : live.lowerBound(scanFrom);
+    for (; i < tail; i++) {
+      byte st = live.state[i];
+      if (st == QueueEntries.FREE) {
+        continue;
+      }
+      if (taken >= max || leased >= maxInFlight) {
         nextVisible = Math.min(nextVisible, nextVisibleAtMs);
+        firstLeft = Math.min(firstLeft, live.offset[i]);
         break;
       }
-      boolean keyBlocked = keysAhead != null && e.getKeyHash() != 0
-          && (!keysAhead.add(e.getKeyHash()) || parkedKeys.contains(e.getKeyHash()));
-      if (e.getState() != QueueState.AVAILABLE || keyBlocked) {
+      if (byKey) {
+        long key = live.keyHash[i];
+        if (key != 0 && (!keysAhead.add(key) || parkedKeys.contains(key))) {
+          if (st == QueueEntries.AVAILABLE) {
+            firstLeft = Math.min(firstLeft, live.offset[i]);
+          }
+          continue;
+        }
+      }
+      if (st != QueueEntries.AVAILABLE) {
         continue;
       }
-      if (e.getVisibleAtMs() > now) {
-        nextVisible = Math.min(nextVisible, e.getVisibleAtMs());
+      if (live.visibleAt[i] > now) {
+        nextVisible = Math.min(nextVisible, live.visibleAt[i]);
+        firstLeft = Math.min(firstLeft, live.offset[i]);
         continue;
       }
-      if (e.getExpiresAtMs() > 0 && e.getExpiresAtMs() <= now) {
-        expired.add(e.getOffset());
+      long expires = live.expiresAt[i];
+      if (expires > 0 && expires <= now) {
+        if (expired == null) {
+          expired = new int[16];
+        } else if (expiredCount == expired.length) {
+          expired = java.util.Arrays.copyOf(expired, expiredCount * 2);
+        }
+        expired[expiredCount++] = i;
         continue;
       }
-      if (e.getDeliveryCount() > 0) {
+      int count = live.deliveries[i] + 1;
+      if (count > 1) {
         redelivered++;
       }
-      e.setState(QueueState.LEASED).setDeliveryCount(e.getDeliveryCount() + 1)
-          .setConsumer(a.getConsumer()).setLeaseDeadlineMs(now + a.getLeaseMs());
-      lease(e);
-      out.add(result(e, QueueOutcome.Q_OK));
+      live.state[i] = QueueEntries.LEASED;
+      live.deliveries[i] = count;
+      live.consumer[i] = consumer;
+      live.leaseDeadline[i] = deadline;
+      leased++;
+      taken++;
+      out.addLeasedOffsets(live.offset[i]).addLeasedDeliveryCounts(count);
+    }
+    if (taken > 0) {
+      deadlines.add(deadline, taken);
+      out.setLeaseDeadlineMs(deadline);
     }
     nextVisibleAtMs = nextVisible;
-    for (long offset : expired) {
-      QueueEntry.Builder e = live.get(offset);
+    scanFrom = Math.min(firstLeft, end);
+    for (int k = 0; k < expiredCount; k++) {
+      int e = expired[k];
       if (config.getDropExpired()) {
-        live.remove(offset);
+        live.remove(e);
       } else {
         die(e, EXPIRED, "", "", now);
       }
     }
     advanceStart();
-    if (change || !out.isEmpty() || !expired.isEmpty()) {
+    if (change || taken > 0 || expiredCount > 0) {
       changed();
     } else {
       publish();
     }
-    return out;
   }
 
-  /** All of one consumer's settlements in one command, in the order acks, nacks, rejects, extends. */
-  List<QueueResult> settle(Settle s, long now) {
-    List<QueueResult> out = new ArrayList<>(s.getAcksCount() + s.getNacksCount() + s.getRejectsCount()
-        + s.getExtendsCount());
-    for (long offset : s.getAcksList()) {
-      out.add(ackOne(offset, s.getConsumer(), now));
+  /**
+   * All of one consumer's settlements in one command, in the order acks, nacks, rejects, extends. An
+   * ack that succeeds adds no result (the reply lists refused acks only); every nack, reject and extend
+   * adds one.
+   */
+  void settle(Settle s, long now, PartitionReply.Builder out) {
+    String consumer = s.getConsumer();
+    for (int k = 0, n = s.getAcksCount(); k < n; k++) {
+      ackOne(s.getAcks(k), consumer, now, out);
     }
     for (OffsetDelay d : s.getNacksList()) {
-      out.add(nackOne(d, s.getConsumer(), now));
+      out.addQueueResults(nackOne(d, consumer, now));
     }
     for (RejectItem r : s.getRejectsList()) {
-      out.add(rejectOne(r.getOffset(), s.getConsumer(), r.getReason(), r.getErrorClass(), r.getErrorMessage(), now));
+      out.addQueueResults(rejectOne(r.getOffset(), consumer, r.getReason(), r.getErrorClass(), r.getErrorMessage(),
+          now));
     }
     for (ExtendItem x : s.getExtendsList()) {
-      out.add(extendOne(x.getOffset(), s.getConsumer(), x.getLeaseMs(), now));
+      out.addQueueResults(extendOne(x.getOffset(), consumer, x.getLeaseMs(), now));
     }
     advanceStart();
+    live.compact();
     changed();
-    return out;
   }
 
-  List<QueueResult> ack(QueueSettle s, long now) {
-    return settle(Settle.newBuilder().setConsumer(s.getConsumer()).addAllAcks(s.getOffsetsList()).build(), now);
+  void ack(QueueSettle s, long now, PartitionReply.Builder out) {
+    settle(Settle.newBuilder().setConsumer(s.getConsumer()).addAllAcks(s.getOffsetsList()).build(), now, out);
   }
 
-  List<QueueResult> nack(Nack n, long now) {
-    return settle(Settle.newBuilder().setConsumer(n.getConsumer()).addAllNacks(n.getOffsetsList()).build(), now);
+  void nack(Nack n, long now, PartitionReply.Builder out) {
+    settle(Settle.newBuilder().setConsumer(n.getConsumer()).addAllNacks(n.getOffsetsList()).build(), now, out);
   }
 
-  List<QueueResult> reject(Reject r, long now) {
+  void reject(Reject r, long now, PartitionReply.Builder out) {
     Settle.Builder s = Settle.newBuilder().setConsumer(r.getConsumer());
     for (long offset : r.getOffsetsList()) {
       s.addRejects(RejectItem.newBuilder().setOffset(offset).setReason(r.getReason())
           .setErrorClass(r.getErrorClass()).setErrorMessage(r.getErrorMessage()));
     }
-    return settle(s.build(), now);
+    settle(s.build(), now, out);
   }
 
-  List<QueueResult> extend(Extend x, long now) {
+  void extend(Extend x, long now, PartitionReply.Builder out) {
     Settle.Builder s = Settle.newBuilder().setConsumer(x.getConsumer());
     for (long offset : x.getOffsetsList()) {
       s.addExtends(ExtendItem.newBuilder().setOffset(offset).setLeaseMs(x.getLeaseMs()));
     }
-    return settle(s.build(), now);
+    settle(s.build(), now, out);
   }
 
-  private QueueResult ackOne(long offset, String consumer, long now) {
-    QueueEntry.Builder e = live.get(offset);
-    QueueOutcome check = checkLease(e, consumer, now);
+  private void ackOne(long offset, String consumer, long now, PartitionReply.Builder out) {
+    int i = live.find(offset);
+    QueueOutcome check = checkLease(i, consumer, now);
     if (check != QueueOutcome.Q_OK) {
-      return refused(offset, e, check);
+      out.addQueueResults(refused(offset, i, check));
+      return;
     }
-    live.remove(offset);
-    unlease(e);
+    unlease(i);
+    live.remove(i);
     acked++;
-    // No entry copy: an ack's result needs nothing more (and every replica builds every reply).
-    return QueueResult.newBuilder().setOffset(offset).setOutcome(QueueOutcome.Q_OK).build();
   }
 
   private QueueResult nackOne(OffsetDelay d, String consumer, long now) {
-    QueueEntry.Builder e = live.get(d.getOffset());
-    QueueOutcome check = checkLease(e, consumer, now);
+    int i = live.find(d.getOffset());
+    QueueOutcome check = checkLease(i, consumer, now);
     if (check != QueueOutcome.Q_OK || !d.getBackoff() && d.getDelayMs() < 0) {
-      return refused(d.getOffset(), e, check == QueueOutcome.Q_OK ? QueueOutcome.Q_INVALID : check);
+      return refused(d.getOffset(), i, check == QueueOutcome.Q_OK ? QueueOutcome.Q_INVALID : check);
     }
-    release(e, d.getBackoff() ? backoffMs(e.getOffset(), e.getDeliveryCount()) : d.getDelayMs(), now,
+    return release(i, d.getBackoff() ? backoffMs(d.getOffset(), live.deliveries[i]) : d.getDelayMs(), now,
         bound(d.getErrorClass()), bound(d.getErrorMessage()));
-    return result(e, QueueOutcome.Q_OK);
   }
 
   private QueueResult rejectOne(long offset, String consumer, String reason, String errorClass,
       String errorMessage, long now) {
-    QueueEntry.Builder e = live.get(offset);
-    QueueOutcome check = checkLease(e, consumer, now);
+    int i = live.find(offset);
+    QueueOutcome check = checkLease(i, consumer, now);
     if (check != QueueOutcome.Q_OK) {
-      return refused(offset, e, check);
+      return refused(offset, i, check);
     }
-    unlease(e);
-    e.setLastFailureMs(now);
-    if (e.getFirstFailureMs() == 0) {
-      e.setFirstFailureMs(now);
+    unlease(i);
+    live.lastFailure[i] = now;
+    if (live.firstFailure[i] == 0) {
+      live.firstFailure[i] = now;
     }
-    die(e, REJECTED, bound(errorClass), bound(reason.isEmpty() ? errorMessage
+    QueueEntry e = die(i, REJECTED, bound(errorClass), bound(reason.isEmpty() ? errorMessage
         : reason + (errorMessage.isEmpty() ? "" : ": " + errorMessage)), now);
-    return result(e, QueueOutcome.Q_OK);
+    return QueueResult.newBuilder().setOffset(offset).setOutcome(QueueOutcome.Q_OK).setEntry(e).build();
   }
 
   private QueueResult extendOne(long offset, String consumer, long leaseMs, long now) {
-    QueueEntry.Builder e = live.get(offset);
-    QueueOutcome check = checkLease(e, consumer, now);
+    int i = live.find(offset);
+    QueueOutcome check = checkLease(i, consumer, now);
     if (check != QueueOutcome.Q_OK || leaseMs <= 0) {
-      return refused(offset, e, check == QueueOutcome.Q_OK ? QueueOutcome.Q_INVALID : check);
+      return refused(offset, i, check == QueueOutcome.Q_OK ? QueueOutcome.Q_INVALID : check);
     }
-    unlease(e);
-    e.setLeaseDeadlineMs(now + leaseMs);
-    lease(e);
-    return result(e, QueueOutcome.Q_OK);
+    deadlines.remove(live.leaseDeadline[i]);
+    live.leaseDeadline[i] = now + leaseMs;
+    deadlines.add(now + leaseMs, 1);
+    return result(i, QueueOutcome.Q_OK);
   }
 
   /**
@@ -364,53 +438,46 @@ public final class QueueGroup {
    * {@code consumer} (it disconnected) or, without a consumer, every lease past its deadline, after the
    * group's backoff. Extended leases are left alone.
    */
-  List<QueueResult> expire(Expire x, long now) {
-    List<QueueResult> out = new ArrayList<>();
+  void expire(Expire x, long now, PartitionReply.Builder out) {
+    boolean all = x.getConsumer().isEmpty();
     if (x.getOffsetsCount() == 0) {
-      List<QueueEntry.Builder> due = new ArrayList<>();
-      for (QueueEntry.Builder e : live.values()) {
-        if (e.getState() == QueueState.LEASED && (x.getConsumer().isEmpty()
-            ? e.getLeaseDeadlineMs() <= now : x.getConsumer().equals(e.getConsumer()))) {
-          due.add(e);
+      for (int i = live.head(), tail = live.tail(); i < tail; i++) {
+        if (live.state[i] == QueueEntries.LEASED
+            && (all ? live.leaseDeadline[i] <= now : x.getConsumer().equals(live.consumer[i]))) {
+          if (all) {
+            leaseExpiries++;
+          }
+          out.addQueueResults(release(i, backoffMs(live.offset[i], live.deliveries[i]), now, "",
+              all ? "lease expired" : "consumer disconnected"));
         }
-      }
-      for (QueueEntry.Builder e : due) {
-        if (x.getConsumer().isEmpty()) {
-          leaseExpiries++;
-        }
-        release(e, backoffMs(e.getOffset(), e.getDeliveryCount()), now, "", x.getConsumer().isEmpty()
-            ? "lease expired" : "consumer disconnected");
-        out.add(result(e, QueueOutcome.Q_OK));
       }
     } else {
       for (OffsetDelay d : x.getOffsetsList()) {
-        QueueEntry.Builder e = live.get(d.getOffset());
-        if (e == null || e.getState() != QueueState.LEASED) {
+        int i = live.find(d.getOffset());
+        if (i < 0 || live.state[i] != QueueEntries.LEASED) {
           continue;
         }
-        boolean released = !x.getConsumer().isEmpty() && x.getConsumer().equals(e.getConsumer());
-        if (!released && e.getLeaseDeadlineMs() > now) {
+        boolean released = !all && x.getConsumer().equals(live.consumer[i]);
+        if (!released && live.leaseDeadline[i] > now) {
           continue; // extended meanwhile
         }
         if (!released) {
           leaseExpiries++;
         }
-        release(e, d.getBackoff() ? backoffMs(e.getOffset(), e.getDeliveryCount()) : Math.max(0, d.getDelayMs()),
-            now, "", released ? "consumer disconnected" : "lease expired");
-        out.add(result(e, QueueOutcome.Q_OK));
+        out.addQueueResults(release(i, d.getBackoff() ? backoffMs(d.getOffset(), live.deliveries[i])
+            : Math.max(0, d.getDelayMs()), now, "", released ? "consumer disconnected" : "lease expired"));
       }
     }
     advanceStart();
+    live.compact();
     changed();
-    return out;
   }
 
-  List<QueueResult> forwarded(QueueSettle s) {
-    List<QueueResult> out = new ArrayList<>();
+  void forwarded(QueueSettle s, PartitionReply.Builder out) {
     for (long offset : s.getOffsetsList()) {
       QueueEntry e = dead.get(offset);
       if (e == null) {
-        out.add(refused(offset, null, QueueOutcome.Q_INVALID));
+        out.addQueueResults(refused(offset, -1, QueueOutcome.Q_INVALID));
         continue;
       }
       QueueEntry marked = e.toBuilder().setForwarded(true).build();
@@ -418,14 +485,13 @@ public final class QueueGroup {
       if (unforwarded.remove(e.getDeadLetterSequence()) != null) {
         unforwardedView = null;
       }
-      out.add(QueueResult.newBuilder().setOffset(offset).setOutcome(QueueOutcome.Q_OK).setEntry(marked).build());
+      out.addQueueResults(QueueResult.newBuilder().setOffset(offset).setOutcome(QueueOutcome.Q_OK).setEntry(marked));
     }
     changed();
-    return out;
   }
 
   /** Dead entries matching the filter go back to the queue (or are purged), in offset order, up to a limit. */
-  List<QueueResult> redrive(Redrive r, long now) {
+  void redrive(Redrive r, long now, PartitionReply.Builder reply) {
     List<QueueResult> out = new ArrayList<>();
     int limit = r.getLimit() <= 0 ? Integer.MAX_VALUE : r.getLimit();
     List<QueueEntry> matched = new ArrayList<>();
@@ -460,20 +526,19 @@ public final class QueueGroup {
         out.add(QueueResult.newBuilder().setOffset(e.getOffset()).setOutcome(QueueOutcome.Q_OK).setEntry(e).build());
         continue;
       }
-      QueueEntry.Builder b = e.toBuilder().setState(QueueState.AVAILABLE).setDeliveryCount(0).setVisibleAtMs(now)
-          .setRedrives(e.getRedrives() + 1).clearReason().clearErrorClass().clearErrorMessage()
-          .setForwarded(false).setDeadAtMs(0).clearConsumer().setLeaseDeadlineMs(0).setDeadLetterSequence(0)
-          .setFirstFailureMs(0).setLastFailureMs(0);
-      live.put(b.getOffset(), b);
+      int i = live.insert(e.getOffset(), e.getKeyHash(), e.getExpiresAtMs());
+      live.visibleAt[i] = now;
+      live.redrives[i] = e.getRedrives() + 1;
       nextVisibleAtMs = Math.min(nextVisibleAtMs, now);
-      out.add(result(b, QueueOutcome.Q_OK));
+      scanFrom = Math.min(scanFrom, e.getOffset());
+      out.add(result(i, QueueOutcome.Q_OK));
     }
     out.sort(java.util.Comparator.comparingLong(QueueResult::getOffset));
+    reply.addAllQueueResults(out);
     if (!r.getDryRun() && !matched.isEmpty()) {
-      start = live.isEmpty() ? end : Math.min(start, live.firstKey());
+      start = live.isEmpty() ? end : Math.min(start, live.firstOffset());
       changed();
     }
-    return out;
   }
 
   void skipKey(long keyHash) {
@@ -500,61 +565,60 @@ public final class QueueGroup {
   }
 
   private long mix(long offset, int attempts) {
-    long h = 0xcbf29ce484222325L;
-    for (byte b : name.getBytes(StandardCharsets.UTF_8)) {
-      h = (h ^ b) * 0x100000001b3L;
-    }
-    h ^= offset * 0x9E3779B97F4A7C15L + attempts;
+    long h = nameHash ^ (offset * 0x9E3779B97F4A7C15L + attempts);
     // SplitMix64 finaliser: spreads neighbouring offsets over the whole range.
     h = (h ^ (h >>> 30)) * 0xbf58476d1ce4e5b9L;
     h = (h ^ (h >>> 27)) * 0x94d049bb133111ebL;
     return h ^ (h >>> 31);
   }
 
-  private QueueOutcome checkLease(QueueEntry.Builder e, String consumer, long now) {
-    if (e == null || e.getState() != QueueState.LEASED || !e.getConsumer().equals(consumer)) {
+  private QueueOutcome checkLease(int i, String consumer, long now) {
+    if (i < 0 || live.state[i] != QueueEntries.LEASED || !consumer.equals(live.consumer[i])) {
       return QueueOutcome.Q_NOT_LEASED;
     }
-    if (e.getLeaseDeadlineMs() <= now) {
+    if (live.leaseDeadline[i] <= now) {
       return QueueOutcome.Q_LEASE_EXPIRED;
     }
     return QueueOutcome.Q_OK;
   }
 
-  private void lease(QueueEntry.Builder e) {
-    leased++;
-    deadlines.merge(e.getLeaseDeadlineMs(), 1, Integer::sum);
-  }
-
-  private void unlease(QueueEntry.Builder e) {
+  private void unlease(int i) {
     leased--;
-    deadlines.computeIfPresent(e.getLeaseDeadlineMs(), (k, n) -> n == 1 ? null : n - 1);
+    deadlines.remove(live.leaseDeadline[i]);
   }
 
   /** A leased entry goes back to the queue after {@code delayMs}, or dies after max deliveries. */
-  private void release(QueueEntry.Builder e, long delayMs, long now, String errorClass, String errorMessage) {
-    unlease(e);
-    e.setLastFailureMs(now).clearConsumer().setLeaseDeadlineMs(0);
-    if (e.getFirstFailureMs() == 0) {
-      e.setFirstFailureMs(now);
+  private QueueResult release(int i, long delayMs, long now, String errorClass, String errorMessage) {
+    unlease(i);
+    live.lastFailure[i] = now;
+    live.consumer[i] = null;
+    live.leaseDeadline[i] = 0;
+    if (live.firstFailure[i] == 0) {
+      live.firstFailure[i] = now;
     }
-    if (config.getMaxDeliveries() > 0 && e.getDeliveryCount() >= config.getMaxDeliveries()) {
-      die(e, MAX_DELIVERIES, errorClass, errorMessage, now);
-    } else {
-      e.setState(QueueState.AVAILABLE).setVisibleAtMs(now + delayMs);
-      nextVisibleAtMs = Math.min(nextVisibleAtMs, now + delayMs);
+    if (config.getMaxDeliveries() > 0 && live.deliveries[i] >= config.getMaxDeliveries()) {
+      long offset = live.offset[i];
+      QueueEntry e = die(i, MAX_DELIVERIES, errorClass, errorMessage, now);
+      return QueueResult.newBuilder().setOffset(offset).setOutcome(QueueOutcome.Q_OK).setEntry(e).build();
     }
+    live.state[i] = QueueEntries.AVAILABLE;
+    live.visibleAt[i] = now + delayMs;
+    nextVisibleAtMs = Math.min(nextVisibleAtMs, now + delayMs);
+    scanFrom = Math.min(scanFrom, live.offset[i]);
+    return result(i, QueueOutcome.Q_OK);
   }
 
-  private void die(QueueEntry.Builder e, String reason, String errorClass, String errorMessage, long now) {
-    live.remove(e.getOffset());
-    e.setState(QueueState.DEAD).setReason(reason).setErrorClass(errorClass).setErrorMessage(errorMessage)
-        .setDeadAtMs(now).clearConsumer().setLeaseDeadlineMs(0).setForwarded(false)
-        .setDeadLetterSequence(nextDeadLetterSequence++);
-    putDead(e.build());
+  /** The live entry at {@code i} dies (and leaves the live table); returns its dead entry. */
+  private QueueEntry die(int i, String reason, String errorClass, String errorMessage, long now) {
+    QueueEntry e = toEntry(i).toBuilder().setState(QueueState.DEAD).setReason(reason).setErrorClass(errorClass)
+        .setErrorMessage(errorMessage).setDeadAtMs(now).clearConsumer().setLeaseDeadlineMs(0).setForwarded(false)
+        .setDeadLetterSequence(nextDeadLetterSequence++).build();
+    live.remove(i);
+    putDead(e);
     if (config.getOrderingKey() && config.getStrict() && e.getKeyHash() != 0) {
       parkedKeys.add(e.getKeyHash());
     }
+    return e;
   }
 
   private void putDead(QueueEntry e) {
@@ -577,31 +641,88 @@ public final class QueueGroup {
   }
 
   private void advanceStart() {
-    start = live.isEmpty() ? end : live.firstKey();
+    start = live.isEmpty() ? end : live.firstOffset();
   }
 
   private static String bound(String s) {
     return s.length() <= MAX_ERROR_CHARS ? s : s.substring(0, MAX_ERROR_CHARS);
   }
 
-  private static QueueResult result(QueueEntry.Builder e, QueueOutcome outcome) {
-    return QueueResult.newBuilder().setOffset(e.getOffset()).setOutcome(outcome).setEntry(e.build()).build();
+  /** The live entry at {@code i} as a message. */
+  private QueueEntry toEntry(int i) {
+    QueueEntry.Builder b = QueueEntry.newBuilder().setOffset(live.offset[i])
+        .setState(live.state[i] == QueueEntries.LEASED ? QueueState.LEASED : QueueState.AVAILABLE)
+        .setDeliveryCount(live.deliveries[i]).setVisibleAtMs(live.visibleAt[i])
+        .setLeaseDeadlineMs(live.leaseDeadline[i]).setKeyHash(live.keyHash[i]).setExpiresAtMs(live.expiresAt[i])
+        .setFirstFailureMs(live.firstFailure[i]).setLastFailureMs(live.lastFailure[i])
+        .setRedrives(live.redrives[i]);
+    if (live.consumer[i] != null) {
+      b.setConsumer(live.consumer[i]);
+    }
+    return b.build();
   }
 
-  private static QueueResult refused(long offset, QueueEntry.Builder e, QueueOutcome outcome) {
+  private QueueResult result(int i, QueueOutcome outcome) {
+    return QueueResult.newBuilder().setOffset(live.offset[i]).setOutcome(outcome).setEntry(toEntry(i)).build();
+  }
+
+  private QueueResult refused(long offset, int i, QueueOutcome outcome) {
     QueueResult.Builder b = QueueResult.newBuilder().setOffset(offset).setOutcome(outcome);
-    if (e != null) {
-      b.setEntry(e.build());
+    if (i >= 0) {
+      b.setEntry(toEntry(i));
     }
     return b.build();
   }
 
   /** For tests: the entry of an offset, live or dead, or null. */
   QueueEntry entry(long offset) {
-    QueueEntry.Builder e = live.get(offset);
-    if (e != null) {
-      return e.build();
+    int i = live.find(offset);
+    if (i >= 0) {
+      return toEntry(i);
     }
     return dead.get(offset);
+  }
+
+  /** A set of non-zero longs by open addressing, for one acquire's keys. */
+  private static final class LongSet {
+    private long[] slots;
+    private int size;
+
+    LongSet(int expected) {
+      slots = new long[Integer.highestOneBit(Math.max(16, expected * 2 - 1)) << 1];
+    }
+
+    /** Adds a non-zero value; false if it was there. */
+    boolean add(long v) {
+      if (!put(slots, v)) {
+        return false;
+      }
+      if (++size * 2 > slots.length) {
+        long[] bigger = new long[slots.length * 2];
+        for (long s : slots) {
+          if (s != 0) {
+            put(bigger, s);
+          }
+        }
+        slots = bigger;
+      }
+      return true;
+    }
+
+    private static boolean put(long[] table, long v) {
+      int mask = table.length - 1;
+      int i = (int) (v ^ (v >>> 32)) * 0x9E3779B9 & mask;
+      while (true) {
+        long s = table[i];
+        if (s == v) {
+          return false;
+        }
+        if (s == 0) {
+          table[i] = v;
+          return true;
+        }
+        i = (i + 1) & mask;
+      }
+    }
   }
 }

@@ -213,8 +213,11 @@ class PartitionCoreTest {
       case 0 -> {
         io.raftmq.raft.proto.Acquire.Builder a = io.raftmq.raft.proto.Acquire.newBuilder().setConsumer(consumer)
             .setMax(1 + random.nextInt(4)).setLeaseMs(1 + random.nextInt(5)).setFirstNewOffset(random.nextInt(10));
-        for (int k = random.nextInt(5); k > 0; k--) {
-          a.addNewRecords(io.raftmq.raft.proto.NewRecord.newBuilder().setKeyHash(random.nextInt(3)));
+        int k = random.nextInt(5);
+        a.setNewRecordCount(k);
+        boolean keyed = random.nextBoolean();
+        for (int j = 0; keyed && j < k; j++) {
+          a.addNewKeyHashes(random.nextInt(3));
         }
         q.setAcquire(a);
       }

@@ -3,7 +3,7 @@ package io.raftmq.client.internal;
 import io.raftmq.client.TopicPartition;
 import io.raftmq.protocol.BatchFrames;
 import io.raftmq.protocol.CorruptRecordException;
-import io.raftmq.protocol.QueueDelivery;
+import io.raftmq.protocol.PartitionReceiveResult;
 import io.raftmq.protocol.RecordCodec;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -23,45 +23,76 @@ final class DeliveryDecoder {
   record Decoded(List<DeliveryImpl> deliveries, long[] missing) {}
 
   /**
-   * Decodes {@code frames} (position to limit) for {@code deliveries}.
+   * Decodes {@code frames} (position to limit) for the leased offsets of one partition's result.
    *
-   * @param leaseMs the lease length to assume for extensions; 0: estimate from each lease deadline
+   * @param leaseMs the lease length to assume for extensions; 0: estimate from the lease deadline
    * @throws CorruptRecordException on a bad frame or an unsupported codec
    */
-  static Decoded decode(TopicPartition tp, List<QueueDelivery> deliveries, ByteBuffer frames, long leaseMs,
+  static Decoded decode(TopicPartition tp, PartitionReceiveResult result, ByteBuffer frames, long leaseMs,
       SettleBatcher settles) {
-    int n = deliveries.size();
-    QueueDelivery[] ds = deliveries.toArray(new QueueDelivery[0]);
-    if (!sorted(ds)) {
-      Arrays.sort(ds, Comparator.comparingLong(QueueDelivery::getOffset));
+    int n = result.getOffsetsCount();
+    if (result.getDeliveryCountsCount() != n) {
+      throw new CorruptRecordException(n + " leased offsets but " + result.getDeliveryCountsCount()
+          + " delivery counts");
     }
     long[] offsets = new long[n];
+    int[] counts = new int[n];
     for (int i = 0; i < n; i++) {
-      offsets[i] = ds[i].getOffset();
+      offsets[i] = result.getOffsets(i);
+      counts[i] = result.getDeliveryCounts(i);
     }
+    return decode(tp, offsets, counts, result.getLeaseDeadlineMs(), frames, leaseMs, settles);
+  }
+
+  /** Decodes {@code frames} for {@code offsets} (leased {@code counts[i]} times, until {@code deadlineMs}). */
+  static Decoded decode(TopicPartition tp, long[] offsets, int[] counts, long deadlineMs, ByteBuffer frames,
+      long leaseMs, SettleBatcher settles) {
+    int n = offsets.length;
+    if (!sorted(offsets)) {
+      // The broker lists them ascending; sort a copy of the pairs if one does not.
+      long[][] pairs = new long[n][];
+      for (int i = 0; i < n; i++) {
+        pairs[i] = new long[] {offsets[i], counts[i]};
+      }
+      Arrays.sort(pairs, Comparator.comparingLong(p -> p[0]));
+      offsets = new long[n];
+      counts = new int[n];
+      for (int i = 0; i < n; i++) {
+        offsets[i] = pairs[i][0];
+        counts[i] = (int) pairs[i][1];
+      }
+    }
+    long[] sortedOffsets = offsets;
+    int[] sortedCounts = counts;
     DeliveryImpl[] found = new DeliveryImpl[n];
     long nowNanos = System.nanoTime();
-    long nowMs = System.currentTimeMillis();
+    long lease = leaseMs > 0 ? leaseMs : estimateLeaseMs(deadlineMs, System.currentTimeMillis());
     BatchFrames.forEach(frames, frame -> {
       long base = frame.baseOffset();
       long next = frame.nextOffset();
-      int first = lowerBound(offsets, base);
-      if (first == n || offsets[first] >= next) {
+      int first = lowerBound(sortedOffsets, base);
+      if (first == n || sortedOffsets[first] >= next) {
         return; // no delivered offset in this frame
       }
       if (frame.codec() != 0) {
         throw new CorruptRecordException("unsupported codec " + frame.codec() + " at offset " + base);
       }
       long logTime = frame.logTimeMs();
+      // Offsets ascend, and so do the records of a frame: walk both together.
+      int[] cursor = {first};
       RecordCodec.decode(frame.payload(), frame.recordCount(),
-          i -> Arrays.binarySearch(offsets, first, n, base + i) >= 0,
+          i -> {
+            long offset = base + i;
+            while (cursor[0] < n && sortedOffsets[cursor[0]] < offset) {
+              cursor[0]++;
+            }
+            return cursor[0] < n && sortedOffsets[cursor[0]] == offset;
+          },
           (i, timestamp, key, value, headers) -> {
-            int idx = Arrays.binarySearch(offsets, first, n, base + i);
+            int idx = cursor[0];
             if (found[idx] == null) {
-              QueueDelivery d = ds[idx];
-              long lease = leaseMs > 0 ? leaseMs : estimateLeaseMs(d.getLeaseDeadlineMs(), nowMs);
               found[idx] = new DeliveryImpl(tp, base + i, timestamp, logTime, key, value, headers,
-                  d.getDeliveryCount(), d.getLeaseDeadlineMs(), lease, nowNanos, settles);
+                  sortedCounts[idx], deadlineMs, lease, nowNanos, settles);
             }
           });
     });
@@ -77,7 +108,7 @@ final class DeliveryDecoder {
     long[] missing = new long[missingCount];
     for (int i = 0, m = 0; i < n; i++) {
       if (found[i] == null) {
-        missing[m++] = offsets[i];
+        missing[m++] = sortedOffsets[i];
       }
     }
     return new Decoded(out, missing);
@@ -95,9 +126,9 @@ final class DeliveryDecoder {
     return Math.max(100, left);
   }
 
-  private static boolean sorted(QueueDelivery[] ds) {
-    for (int i = 1; i < ds.length; i++) {
-      if (ds[i - 1].getOffset() > ds[i].getOffset()) {
+  private static boolean sorted(long[] offsets) {
+    for (int i = 1; i < offsets.length; i++) {
+      if (offsets[i - 1] >= offsets[i]) {
         return false;
       }
     }

@@ -370,12 +370,12 @@ public final class QueueConsumerImpl implements QueueConsumer {
         }
         continue;
       }
-      if (r.getDeliveriesCount() == 0) {
+      if (r.getOffsetsCount() == 0) {
         continue;
       }
       DeliveryDecoder.Decoded d;
       try {
-        d = DeliveryDecoder.decode(tp, r.getDeliveriesList(), reply.bodySlice(start, size), leaseMs, settles);
+        d = DeliveryDecoder.decode(tp, r, reply.bodySlice(start, size), leaseMs, settles);
       } catch (CorruptRecordException e) {
         throw new RaftMqException(ErrorCode.CORRUPT_MESSAGE, "corrupt batch in " + tp + " from " + node + ": "
             + e.getMessage(), false, e);

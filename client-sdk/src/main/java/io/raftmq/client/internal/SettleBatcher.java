@@ -241,8 +241,8 @@ final class SettleBatcher {
       if (items == null) {
         continue;
       }
-      List<SettleOp> ops = items.ordered();
       if (r.getError() != ErrorCode.NONE) {
+        List<SettleOp> ops = items.ordered();
         RaftMqException err = new RaftMqException(r.getError(), "settle " + tp + " at " + node + ": "
             + r.getErrorMessage());
         if (Errors.needsMetadataRefresh(r.getError())) {
@@ -254,14 +254,33 @@ final class SettleBatcher {
         retryOrFail(ops, err, false);
         continue;
       }
-      if (r.getResultsCount() != ops.size()) {
+      // Refused acks come first (an ack without a result succeeded), then one per nack, reject, extend.
+      List<SettleOp> others = new ArrayList<>(items.nacks.size() + items.rejects.size() + items.extendOps.size());
+      others.addAll(items.nacks);
+      others.addAll(items.rejects);
+      others.addAll(items.extendOps);
+      int refusedAcks = r.getResultsCount() - others.size();
+      if (refusedAcks < 0 || refusedAcks > items.acks.size()) {
         RaftMqException err = new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "settle " + tp + " at " + node
-            + ": " + r.getResultsCount() + " results for " + ops.size() + " items");
-        ops.forEach(op -> finish(op, err));
+            + ": " + r.getResultsCount() + " results for " + items.acks.size() + " acks and " + others.size()
+            + " other items");
+        items.ordered().forEach(op -> finish(op, err));
         continue;
       }
-      for (int i = 0; i < ops.size(); i++) {
-        complete(ops.get(i), r.getResults(i), tp, node);
+      // The broker settles acks in request order, so refused ones come in that order too.
+      int nextRefused = 0;
+      for (SettleOp op : items.acks) {
+        if (nextRefused < refusedAcks && r.getResults(nextRefused).getOffset() == op.offset()) {
+          complete(op, r.getResults(nextRefused++), tp, node);
+        } else {
+          finish(op, null);
+        }
+      }
+      if (nextRefused < refusedAcks) {
+        log.warn("settle {} at {}: {} refused ack(s) matched no ack of the request", tp, node, refusedAcks - nextRefused);
+      }
+      for (int i = 0; i < others.size(); i++) {
+        complete(others.get(i), r.getResults(refusedAcks + i), tp, node);
       }
     }
     for (PartitionItems items : sent.values()) {

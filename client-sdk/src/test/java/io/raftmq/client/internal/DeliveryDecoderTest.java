@@ -7,7 +7,7 @@ import io.raftmq.client.Delivery;
 import io.raftmq.client.TopicPartition;
 import io.raftmq.protocol.BatchFrames;
 import io.raftmq.protocol.CorruptRecordException;
-import io.raftmq.protocol.QueueDelivery;
+import io.raftmq.protocol.PartitionReceiveResult;
 import io.raftmq.protocol.TestBatches;
 import io.raftmq.protocol.TestBatches.Rec;
 import java.nio.ByteBuffer;
@@ -27,8 +27,13 @@ class DeliveryDecoderTest {
     return TestBatches.frame(base, 1, 5000 + base, recs);
   }
 
-  private static QueueDelivery delivery(long offset, int count, long deadline) {
-    return QueueDelivery.newBuilder().setOffset(offset).setDeliveryCount(count).setLeaseDeadlineMs(deadline).build();
+  /** A partition's receive result leasing offsets[i] for the counts[i]-th time until {@code deadline}. */
+  private static PartitionReceiveResult leased(long deadline, long[] offsets, int... counts) {
+    PartitionReceiveResult.Builder b = PartitionReceiveResult.newBuilder().setLeaseDeadlineMs(deadline);
+    for (int i = 0; i < offsets.length; i++) {
+      b.addOffsets(offsets[i]).addDeliveryCounts(counts[i]);
+    }
+    return b.build();
   }
 
   /** {@code f} with another codec in its attributes, checksum fixed: decoding it would fail. */
@@ -44,14 +49,14 @@ class DeliveryDecoderTest {
   @Test
   void shouldKeepOnlyTheDeliveredOffsetsWithTheirCountsAndDeadlines() {
     ByteBuffer frames = TestBatches.concat(frame(10, "a", "b", "c"), frame(13, "d", "e"));
-    DeliveryDecoder.Decoded d = DeliveryDecoder.decode(TP,
-        List.of(delivery(11, 1, 9000), delivery(13, 3, 9100), delivery(14, 1, 9200)), frames, 30_000, null);
+    DeliveryDecoder.Decoded d = DeliveryDecoder.decode(TP, leased(9000, new long[] {11, 13, 14}, 1, 3, 1), frames,
+        30_000, null);
     assertThat(d.missing()).isEmpty();
     assertThat(d.deliveries()).extracting(Delivery::offset).containsExactly(11L, 13L, 14L);
     assertThat(d.deliveries()).extracting(Delivery::valueAsString).containsExactly("b", "d", "e");
     assertThat(d.deliveries()).extracting(Delivery::keyAsString).containsExactly("kb", "kd", "ke");
     assertThat(d.deliveries()).extracting(Delivery::deliveryCount).containsExactly(1, 3, 1);
-    assertThat(d.deliveries()).extracting(Delivery::leaseDeadlineMs).containsExactly(9000L, 9100L, 9200L);
+    assertThat(d.deliveries()).extracting(Delivery::leaseDeadlineMs).containsExactly(9000L, 9000L, 9000L);
     DeliveryImpl first = d.deliveries().get(0);
     assertThat(first.topic()).isEqualTo("orders");
     assertThat(first.partition()).isEqualTo(2);
@@ -65,18 +70,20 @@ class DeliveryDecoderTest {
   void shouldSkipFramesWithoutDeliveredOffsetsWithoutDecodingThem() {
     // The first frame has a codec this client cannot decode: it must not even try, nothing there was delivered.
     ByteBuffer frames = TestBatches.concat(withCodec(frame(0, "x", "y"), 3), frame(2, "z"));
-    DeliveryDecoder.Decoded d = DeliveryDecoder.decode(TP, List.of(delivery(2, 1, 1)), frames, 1000, null);
+    DeliveryDecoder.Decoded d = DeliveryDecoder.decode(TP, leased(1, new long[] {2}, 1), frames, 1000, null);
     assertThat(d.deliveries()).extracting(Delivery::valueAsString).containsExactly("z");
-    assertThatThrownBy(() -> DeliveryDecoder.decode(TP, List.of(delivery(1, 1, 1)), frames, 1000, null))
+    assertThatThrownBy(() -> DeliveryDecoder.decode(TP, leased(1, new long[] {1}, 1), frames, 1000, null))
         .isInstanceOf(CorruptRecordException.class).hasMessageContaining("codec");
   }
 
   @Test
   void shouldReportDeliveredOffsetsWhoseRecordIsMissingAndAcceptAnyOrder() {
     ByteBuffer frames = frame(20, "a", "b");
-    DeliveryDecoder.Decoded d = DeliveryDecoder.decode(TP,
-        List.of(delivery(21, 2, 7), delivery(25, 1, 7), delivery(20, 1, 7)), frames, 1000, null);
+    DeliveryDecoder.Decoded d = DeliveryDecoder.decode(TP, leased(7, new long[] {21, 25, 20}, 2, 1, 1), frames,
+        1000, null);
     assertThat(d.deliveries()).extracting(Delivery::offset).containsExactly(20L, 21L);
+    assertThat(d.deliveries()).extracting(Delivery::deliveryCount).as("counts stay with their offsets")
+        .containsExactly(1, 2);
     assertThat(d.missing()).containsExactly(25L);
   }
 
@@ -84,7 +91,7 @@ class DeliveryDecoderTest {
   void shouldRefuseAFrameWithABadChecksum() {
     ByteBuffer f = frame(0, "a");
     f.put(f.limit() - 1, (byte) (f.get(f.limit() - 1) ^ 1));
-    assertThatThrownBy(() -> DeliveryDecoder.decode(TP, List.of(delivery(0, 1, 1)), f, 1000, null))
+    assertThatThrownBy(() -> DeliveryDecoder.decode(TP, leased(1, new long[] {0}, 1), f, 1000, null))
         .isInstanceOf(CorruptRecordException.class);
   }
 
@@ -92,7 +99,7 @@ class DeliveryDecoderTest {
   void shouldEstimateTheLeaseFromTheDeadlineWhenTheGroupDecides() {
     ByteBuffer frames = frame(0, "a");
     long deadline = System.currentTimeMillis() + 10_000;
-    DeliveryImpl d = DeliveryDecoder.decode(TP, List.of(delivery(0, 1, deadline)), frames, 0, null).deliveries().get(0);
+    DeliveryImpl d = DeliveryDecoder.decode(TP, leased(deadline, new long[] {0}, 1), frames, 0, null).deliveries().get(0);
     assertThat(d.leaseMs()).isBetween(9_000L, 10_000L);
     assertThat(DeliveryDecoder.estimateLeaseMs(1000, 2000)).isEqualTo(30_000); // clocks disagree: the default
     assertThat(DeliveryDecoder.estimateLeaseMs(2010, 2000)).isEqualTo(100); // at least 100 ms

@@ -8,7 +8,6 @@ import io.raftmq.protocol.PartitionReceive;
 import io.raftmq.protocol.PartitionReceiveResult;
 import io.raftmq.protocol.PartitionSettle;
 import io.raftmq.protocol.PartitionSettleResult;
-import io.raftmq.protocol.QueueDelivery;
 import io.raftmq.protocol.QueueReceiveRequest;
 import io.raftmq.protocol.QueueReceiveResponse;
 import io.raftmq.protocol.QueueSettleResponse;
@@ -112,8 +111,7 @@ final class FakeQueue implements AutoCloseable {
         for (long o : got) {
           int c = counts.merge(id(pr.getPartition(), o), 1, Integer::sum);
           leased.add(id(pr.getPartition(), o));
-          r.addDeliveries(QueueDelivery.newBuilder().setOffset(o).setDeliveryCount(c)
-              .setLeaseDeadlineMs(System.currentTimeMillis() + 30_000));
+          r.addOffsets(o).addDeliveryCounts(c).setLeaseDeadlineMs(System.currentTimeMillis() + 30_000);
           ByteBuffer f = TestBatches.frame(o, 1, 1000, List.of(log.get((int) o)));
           size += f.remaining();
           body.add(f);
@@ -147,7 +145,9 @@ final class FakeQueue implements AutoCloseable {
         settles.add(ps);
         int p = ps.getPartition();
         for (long o : ps.getAcksList()) {
-          r.addResults(result(o, leased.remove(id(p, o)), 0));
+          if (!leased.remove(id(p, o))) {
+            r.addResults(result(o, false, 0)); // like the broker: only refused acks have a result
+          }
         }
         for (NackItem n : ps.getNacksList()) {
           boolean held = leased.remove(id(p, n.getOffset()));

@@ -1,0 +1,230 @@
+package io.raftmq.partition;
+
+import java.util.Arrays;
+
+/**
+ * The live (unsettled, not dead) entries of one queue group in one partition, in offset order, as
+ * parallel primitive arrays: no object, box or map node per message. Entries are addressed by their
+ * index, which stays valid until {@link #compact()}; new offsets are appended at the tail (the group's
+ * end only grows), settled ones become free slots that the head skips and {@link #compact()} squeezes
+ * out once they outnumber the live ones. Lookup by offset is a binary search. Not thread-safe (the
+ * partition's apply thread).
+ */
+final class QueueEntries {
+  static final byte FREE = 0;
+  static final byte AVAILABLE = 1;
+  static final byte LEASED = 2;
+
+  private static final int INITIAL_CAPACITY = 64;
+
+  long[] offset = new long[INITIAL_CAPACITY];
+  byte[] state = new byte[INITIAL_CAPACITY];
+  int[] deliveries = new int[INITIAL_CAPACITY];
+  long[] keyHash = new long[INITIAL_CAPACITY];
+  long[] expiresAt = new long[INITIAL_CAPACITY];
+  long[] visibleAt = new long[INITIAL_CAPACITY];
+  long[] leaseDeadline = new long[INITIAL_CAPACITY];
+  /** The lessee (the command's own string: one reference per entry, no copy). */
+  String[] consumer = new String[INITIAL_CAPACITY];
+  long[] firstFailure = new long[INITIAL_CAPACITY];
+  long[] lastFailure = new long[INITIAL_CAPACITY];
+  int[] redrives = new int[INITIAL_CAPACITY];
+
+  /** Slots [head, tail) hold entries in offset order, some of them free. */
+  private int head;
+  private int tail;
+  private int live;
+
+  int size() {
+    return live;
+  }
+
+  boolean isEmpty() {
+    return live == 0;
+  }
+
+  int head() {
+    return head;
+  }
+
+  int tail() {
+    return tail;
+  }
+
+  /** The lowest live offset (only if not empty). */
+  long firstOffset() {
+    return offset[head];
+  }
+
+  /** The index of the live entry at {@code off}, or -1. */
+  int find(long off) {
+    int i = lowerBound(off);
+    return i < tail && offset[i] == off && state[i] != FREE ? i : -1;
+  }
+
+  /** The first index in [head, tail) whose offset is at least {@code off} (tail: none). */
+  int lowerBound(long off) {
+    int lo = head;
+    int hi = tail;
+    while (lo < hi) {
+      int mid = (lo + hi) >>> 1;
+      if (offset[mid] < off) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+
+  /** Adds an AVAILABLE entry above every offset held; returns its index. */
+  int append(long off, long key, long expires) {
+    if (tail > head && offset[tail - 1] >= off) {
+      throw new IllegalArgumentException("offset " + off + " is not above " + offset[tail - 1]);
+    }
+    if (tail == offset.length) {
+      makeRoom();
+    }
+    int i = tail++;
+    offset[i] = off;
+    state[i] = AVAILABLE;
+    deliveries[i] = 0;
+    keyHash[i] = key;
+    expiresAt[i] = expires;
+    visibleAt[i] = 0;
+    leaseDeadline[i] = 0;
+    consumer[i] = null;
+    firstFailure[i] = 0;
+    lastFailure[i] = 0;
+    redrives[i] = 0;
+    live++;
+    return i;
+  }
+
+  /**
+   * Adds an entry at an offset that may lie below others (a redriven dead letter, a snapshot's
+   * entries in any order); returns its index. Shifts the entries above it: a rare path.
+   */
+  int insert(long off, long key, long expires) {
+    if (tail == head || offset[tail - 1] < off) {
+      return append(off, key, expires);
+    }
+    int at = lowerBound(off);
+    if (offset[at] == off) {
+      if (state[at] != FREE) {
+        throw new IllegalArgumentException("offset " + off + " is live already");
+      }
+    } else {
+      if (tail == offset.length) {
+        makeRoom();
+        at = lowerBound(off);
+      }
+      shiftUp(at);
+    }
+    offset[at] = off;
+    state[at] = AVAILABLE;
+    deliveries[at] = 0;
+    keyHash[at] = key;
+    expiresAt[at] = expires;
+    visibleAt[at] = 0;
+    leaseDeadline[at] = 0;
+    consumer[at] = null;
+    firstFailure[at] = 0;
+    lastFailure[at] = 0;
+    redrives[at] = 0;
+    live++;
+    return at;
+  }
+
+  /** Frees the entry at {@code i}; the head moves past free slots. */
+  void remove(int i) {
+    state[i] = FREE;
+    consumer[i] = null;
+    live--;
+    while (head < tail && state[head] == FREE) {
+      head++;
+    }
+    if (live == 0) {
+      head = 0;
+      tail = 0;
+    }
+  }
+
+  /**
+   * Squeezes out free slots once they outnumber the live entries (amortised O(1) per removal). Moves
+   * entries: indices held before are void afterwards.
+   */
+  void compact() {
+    if (tail - head - live > live + 64) {
+      squeeze();
+    }
+  }
+
+  private void makeRoom() {
+    if (tail - head - live > 0 || head > 0) {
+      squeeze();
+    }
+    if (tail > offset.length * 3 / 4) {
+      grow(offset.length * 2);
+    }
+  }
+
+  /** Moves the live entries to [0, live), in order. */
+  private void squeeze() {
+    int w = 0;
+    for (int r = head; r < tail; r++) {
+      if (state[r] == FREE) {
+        continue;
+      }
+      if (w != r) {
+        offset[w] = offset[r];
+        state[w] = state[r];
+        deliveries[w] = deliveries[r];
+        keyHash[w] = keyHash[r];
+        expiresAt[w] = expiresAt[r];
+        visibleAt[w] = visibleAt[r];
+        leaseDeadline[w] = leaseDeadline[r];
+        consumer[w] = consumer[r];
+        firstFailure[w] = firstFailure[r];
+        lastFailure[w] = lastFailure[r];
+        redrives[w] = redrives[r];
+      }
+      w++;
+    }
+    Arrays.fill(consumer, w, tail, null);
+    Arrays.fill(state, w, tail, FREE);
+    head = 0;
+    tail = w;
+  }
+
+  private void grow(int capacity) {
+    offset = Arrays.copyOf(offset, capacity);
+    state = Arrays.copyOf(state, capacity);
+    deliveries = Arrays.copyOf(deliveries, capacity);
+    keyHash = Arrays.copyOf(keyHash, capacity);
+    expiresAt = Arrays.copyOf(expiresAt, capacity);
+    visibleAt = Arrays.copyOf(visibleAt, capacity);
+    leaseDeadline = Arrays.copyOf(leaseDeadline, capacity);
+    consumer = Arrays.copyOf(consumer, capacity);
+    firstFailure = Arrays.copyOf(firstFailure, capacity);
+    lastFailure = Arrays.copyOf(lastFailure, capacity);
+    redrives = Arrays.copyOf(redrives, capacity);
+  }
+
+  /** Opens slot {@code at} by moving [at, tail) up by one (capacity permitting). */
+  private void shiftUp(int at) {
+    int n = tail - at;
+    System.arraycopy(offset, at, offset, at + 1, n);
+    System.arraycopy(state, at, state, at + 1, n);
+    System.arraycopy(deliveries, at, deliveries, at + 1, n);
+    System.arraycopy(keyHash, at, keyHash, at + 1, n);
+    System.arraycopy(expiresAt, at, expiresAt, at + 1, n);
+    System.arraycopy(visibleAt, at, visibleAt, at + 1, n);
+    System.arraycopy(leaseDeadline, at, leaseDeadline, at + 1, n);
+    System.arraycopy(consumer, at, consumer, at + 1, n);
+    System.arraycopy(firstFailure, at, firstFailure, at + 1, n);
+    System.arraycopy(lastFailure, at, lastFailure, at + 1, n);
+    System.arraycopy(redrives, at, redrives, at + 1, n);
+    tail++;
+  }
+}

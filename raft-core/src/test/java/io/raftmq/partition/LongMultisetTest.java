@@ -1,0 +1,46 @@
+package io.raftmq.partition;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/** The deadline multiset against a sorted map of counts. */
+class LongMultisetTest {
+
+  @Test
+  void randomAddsAndRemovesAgreeWithASortedMapOfCounts() {
+    for (long seed = 0; seed < 10; seed++) {
+      Random random = new Random(seed);
+      LongMultiset m = new LongMultiset();
+      TreeMap<Long, Integer> model = new TreeMap<>();
+      long clock = 1000;
+      long size = 0;
+      for (int step = 0; step < 5_000; step++) {
+        if (random.nextInt(3) > 0 || model.isEmpty()) {
+          // Mostly ascending (deadlines of successive acquires), sometimes earlier (short extends).
+          long v = random.nextInt(5) == 0 ? clock - random.nextInt(500) : (clock += random.nextInt(3));
+          int n = 1 + random.nextInt(4);
+          m.add(v, n);
+          model.merge(v, n, Integer::sum);
+          size += n;
+        } else {
+          List<Long> keys = new ArrayList<>(model.keySet());
+          long v = keys.get(random.nextInt(Math.min(keys.size(), random.nextBoolean() ? 3 : keys.size())));
+          assertThat(m.remove(v)).isTrue();
+          model.computeIfPresent(v, (k, c) -> c == 1 ? null : c - 1);
+          size--;
+        }
+        assertThat(m.isEmpty()).isEqualTo(model.isEmpty());
+        assertThat(m.size()).isEqualTo(size);
+        if (!model.isEmpty()) {
+          assertThat(m.min()).as("seed %d step %d", seed, step).isEqualTo(model.firstKey());
+        }
+      }
+      assertThat(m.remove(-1)).as("absent").isFalse();
+    }
+  }
+}

@@ -1,0 +1,94 @@
+package io.raftmq.partition;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/** The live-entry table against a sorted map doing the same operations. */
+class QueueEntriesTest {
+
+  @Test
+  void randomAppendsRemovesInsertsAndCompactionsAgreeWithASortedMap() {
+    for (long seed = 0; seed < 20; seed++) {
+      Random random = new Random(seed);
+      QueueEntries t = new QueueEntries();
+      TreeMap<Long, Long> model = new TreeMap<>(); // offset -> key hash
+      long next = 0;
+      for (int step = 0; step < 5_000; step++) {
+        int op = random.nextInt(10);
+        if (op < 4) {
+          long off = next;
+          next += 1 + random.nextInt(3);
+          int i = t.append(off, off * 7 + 1, 0);
+          model.put(off, off * 7 + 1);
+          assertThat(t.offset[i]).isEqualTo(off);
+        } else if (op < 8 && !model.isEmpty()) {
+          // Remove mostly near the front, sometimes anywhere (a stuck message keeps the head back).
+          List<Long> keys = new ArrayList<>(model.keySet());
+          long off = keys.get(random.nextInt(4) == 0 ? random.nextInt(keys.size())
+              : Math.min(keys.size() - 1, random.nextInt(8)));
+          int i = t.find(off);
+          assertThat(i).as("seed %d step %d: %d is live", seed, step, off).isNotNegative();
+          t.remove(i);
+          model.remove(off);
+          assertThat(t.find(off)).isEqualTo(-1);
+        } else if (op == 8 && next > 0) {
+          // A redrive puts back an offset below others.
+          long off = random.nextLong(next);
+          if (!model.containsKey(off)) {
+            int i = t.insert(off, off * 7 + 1, 0);
+            assertThat(t.offset[i]).isEqualTo(off);
+            model.put(off, off * 7 + 1);
+          }
+        } else {
+          t.compact();
+        }
+        assertThat(t.size()).isEqualTo(model.size());
+        if (!model.isEmpty()) {
+          assertThat(t.firstOffset()).isEqualTo(model.firstKey());
+        }
+      }
+      // Every live entry is found with its own data, in offset order; nothing else is.
+      List<Long> walked = new ArrayList<>();
+      for (int i = t.head(); i < t.tail(); i++) {
+        if (t.state[i] != QueueEntries.FREE) {
+          walked.add(t.offset[i]);
+          assertThat(t.keyHash[i]).isEqualTo(t.offset[i] * 7 + 1);
+        }
+      }
+      assertThat(walked).containsExactlyElementsOf(model.keySet());
+      for (Map.Entry<Long, Long> e : model.entrySet()) {
+        assertThat(t.keyHash[t.find(e.getKey())]).isEqualTo(e.getValue());
+      }
+    }
+  }
+
+  @Test
+  void freeSlotsDoNotAccumulateBehindAStuckHead() {
+    QueueEntries t = new QueueEntries();
+    t.append(0, 0, 0); // never settled
+    for (long off = 1; off < 1_000_000; off++) {
+      t.remove(t.append(off, 0, 0));
+      t.compact();
+    }
+    assertThat(t.size()).isEqualTo(1);
+    assertThat(t.tail() - t.head()).as("slots in use").isLessThan(200);
+    assertThat(t.offset.length).as("capacity").isLessThan(1024);
+  }
+
+  @Test
+  void appendsMustAscendAndALiveOffsetCannotBeInsertedTwice() {
+    QueueEntries t = new QueueEntries();
+    t.append(5, 0, 0);
+    assertThatThrownBy(() -> t.append(5, 0, 0)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> t.insert(5, 0, 0)).isInstanceOf(IllegalArgumentException.class);
+    t.insert(3, 0, 0);
+    assertThat(t.firstOffset()).isEqualTo(3);
+  }
+}
