@@ -158,6 +158,16 @@ final class QueueEntries {
     if (tail - head - live > live + 64) {
       squeeze();
     }
+    // A drained group gives back what a burst made it take (idle groups are many and long-lived).
+    if (offset.length > INITIAL_CAPACITY && live * 4 < offset.length) {
+      squeeze();
+      grow(Math.max(INITIAL_CAPACITY, Integer.highestOneBit(Math.max(1, live)) * 2));
+    }
+  }
+
+  /** Slots allocated (for tests). */
+  int capacity() {
+    return offset.length;
   }
 
   private void makeRoom() {
@@ -197,6 +207,7 @@ final class QueueEntries {
     tail = w;
   }
 
+  /** Reallocates every array at {@code capacity} (at least the slots in use). */
   private void grow(int capacity) {
     offset = Arrays.copyOf(offset, capacity);
     state = Arrays.copyOf(state, capacity);

@@ -83,6 +83,22 @@ class QueueEntriesTest {
   }
 
   @Test
+  void aDrainedTableGivesItsMemoryBack() {
+    QueueEntries t = new QueueEntries();
+    for (long off = 0; off < 40_000; off++) {
+      t.append(off, off, 0);
+    }
+    assertThat(t.capacity()).isGreaterThanOrEqualTo(40_000);
+    for (long off = 0; off < 39_990; off++) {
+      t.remove(t.find(off));
+    }
+    t.compact();
+    assertThat(t.capacity()).isLessThanOrEqualTo(64);
+    assertThat(t.size()).isEqualTo(10);
+    assertThat(t.keyHash[t.find(39_995)]).isEqualTo(39_995);
+  }
+
+  @Test
   void appendsMustAscendAndALiveOffsetCannotBeInsertedTwice() {
     QueueEntries t = new QueueEntries();
     t.append(5, 0, 0);

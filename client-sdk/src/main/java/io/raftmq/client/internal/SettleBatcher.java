@@ -41,7 +41,7 @@ final class SettleBatcher {
   /** How long a settle waits for others to share its request. */
   static final Duration DEFAULT_LINGER = Duration.ofMillis(1);
   /** Queued settles that trigger a send without waiting for the linger. */
-  static final int DEFAULT_MAX_BATCH = 500;
+  static final int DEFAULT_MAX_BATCH = 5_000;
 
   private final ClientRuntime rt;
   private final String group;
