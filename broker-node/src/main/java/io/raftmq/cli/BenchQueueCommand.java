@@ -89,12 +89,12 @@ final class BenchQueueCommand implements Callable<Integer> {
           + "consume for this long).")
   Duration duration;
 
-  @Option(names = "--batch", paramLabel = "N", defaultValue = "4000",
+  @Option(names = "--batch", paramLabel = "N", defaultValue = "8000",
       description = "Messages a consumer asks for per receive, split over the partitions (default ${DEFAULT-VALUE}).")
   int batch;
 
   @Option(names = "--max-in-flight", paramLabel = "N",
-      description = "The group's max in-flight messages per partition (default: the group's, 1000).")
+      description = "The group's max in-flight messages per partition (default: the group's, 20000).")
   Integer maxInFlight;
 
   @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30s", converter = Durations.class,

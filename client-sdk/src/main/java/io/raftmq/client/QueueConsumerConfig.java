@@ -38,7 +38,7 @@ public final class QueueConsumerConfig {
   /** Default of {@link #backoffMax()}. */
   public static final Duration DEFAULT_BACKOFF_MAX = Duration.ofSeconds(60);
   /** Default of {@link #maxInFlight()}. */
-  public static final int DEFAULT_MAX_IN_FLIGHT = 10_000;
+  public static final int DEFAULT_MAX_IN_FLIGHT = 20_000;
   /** Default of {@link #maxRedrives()}. */
   public static final int DEFAULT_MAX_REDRIVES = 3;
   /** Longest lease a consumer may ask for. */
@@ -182,7 +182,7 @@ public final class QueueConsumerConfig {
 
   /**
    * Most messages of the group leased at once in one partition, over all its consumers: the queue's
-   * backpressure (default 10,000).
+   * backpressure (default 20,000).
    */
   public int maxInFlight() {
     return maxInFlight == null ? DEFAULT_MAX_IN_FLIGHT : maxInFlight;
