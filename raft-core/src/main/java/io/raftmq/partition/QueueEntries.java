@@ -86,6 +86,12 @@ final class QueueEntries {
       makeRoom();
     }
     int i = tail++;
+    fill(i, off, key, expires);
+    return i;
+  }
+
+  /** Slot {@code i} becomes a new AVAILABLE entry. */
+  private void fill(int i, long off, long key, long expires) {
     offset[i] = off;
     state[i] = AVAILABLE;
     deliveries[i] = 0;
@@ -98,7 +104,6 @@ final class QueueEntries {
     lastFailure[i] = 0;
     redrives[i] = 0;
     live++;
-    return i;
   }
 
   /**
@@ -121,18 +126,7 @@ final class QueueEntries {
       }
       shiftUp(at);
     }
-    offset[at] = off;
-    state[at] = AVAILABLE;
-    deliveries[at] = 0;
-    keyHash[at] = key;
-    expiresAt[at] = expires;
-    visibleAt[at] = 0;
-    leaseDeadline[at] = 0;
-    consumer[at] = null;
-    firstFailure[at] = 0;
-    lastFailure[at] = 0;
-    redrives[at] = 0;
-    live++;
+    fill(at, off, key, expires);
     return at;
   }
 
