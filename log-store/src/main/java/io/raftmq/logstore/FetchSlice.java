@@ -63,7 +63,22 @@ public final class FetchSlice {
 
   /** Copies the bytes into a new heap buffer (position 0, limit {@link #sizeInBytes()}). */
   public ByteBuffer readFully() throws IOException {
-    ByteBuffer out = ByteBuffer.allocate(sizeInBytes);
+    return readInto(ByteBuffer.allocate(sizeInBytes));
+  }
+
+  /**
+   * Reads the whole slice into {@code reuse} (cleared first) if it has the room, else into a new heap
+   * buffer; returns the buffer holding it, flipped. For readers that scan many slices with one buffer.
+   */
+  public ByteBuffer readFully(ByteBuffer reuse) throws IOException {
+    if (reuse == null || reuse.capacity() < sizeInBytes) {
+      return readFully();
+    }
+    reuse.clear().limit(sizeInBytes);
+    return readInto(reuse);
+  }
+
+  private ByteBuffer readInto(ByteBuffer out) throws IOException {
     while (out.hasRemaining()) {
       int n = channel.read(out, position + out.position());
       if (n < 0) {
