@@ -267,17 +267,27 @@ final class SettleBatcher {
         items.ordered().forEach(op -> finish(op, err));
         continue;
       }
-      // The broker settles acks in request order, so refused ones come in that order too.
+      // The broker settles acks in request order, so refused ones come in that order too. Match them all
+      // before completing anything: an answer that does not fit the request acks nothing.
+      SettleResult[] refusal = new SettleResult[items.acks.size()];
       int nextRefused = 0;
-      for (SettleOp op : items.acks) {
-        if (nextRefused < refusedAcks && r.getResults(nextRefused).getOffset() == op.offset()) {
-          complete(op, r.getResults(nextRefused++), tp, node);
-        } else {
-          finish(op, null);
+      for (int i = 0; i < refusal.length && nextRefused < refusedAcks; i++) {
+        if (r.getResults(nextRefused).getOffset() == items.acks.get(i).offset()) {
+          refusal[i] = r.getResults(nextRefused++);
         }
       }
       if (nextRefused < refusedAcks) {
-        log.warn("settle {} at {}: {} refused ack(s) matched no ack of the request", tp, node, refusedAcks - nextRefused);
+        RaftMqException err = new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "settle " + tp + " at " + node
+            + ": " + (refusedAcks - nextRefused) + " refused ack(s) match no ack of the request");
+        items.ordered().forEach(op -> finish(op, err));
+        continue;
+      }
+      for (int i = 0; i < refusal.length; i++) {
+        if (refusal[i] == null) {
+          finish(items.acks.get(i), null);
+        } else {
+          complete(items.acks.get(i), refusal[i], tp, node);
+        }
       }
       for (int i = 0; i < others.size(); i++) {
         complete(others.get(i), r.getResults(refusedAcks + i), tp, node);

@@ -33,6 +33,8 @@ class SettleBatcherTest {
   private ClientRuntime rt;
   /** Offsets (any partition) the fake answers LEASE_NOT_HELD for. */
   private final Set<Long> notHeld = ConcurrentHashMap.newKeySet();
+  /** Offsets the fake reports as refused acks although no ack of the request names them (a broken answer). */
+  private final Set<Long> bogusRefusals = ConcurrentHashMap.newKeySet();
   /** Partitions node 1 answers NOT_LEADER (hint: node 2) for. */
   private final Set<Integer> movedToNode2 = ConcurrentHashMap.newKeySet();
 
@@ -72,6 +74,8 @@ class SettleBatcherTest {
       }
       // Like the broker: an ack has a result only if it was refused.
       ps.getAcksList().stream().filter(notHeld::contains).forEach(o -> r.addResults(result(o, 0)));
+      bogusRefusals.forEach(o -> r.addResults(SettleResult.newBuilder().setOffset(o)
+          .setError(ErrorCode.LEASE_NOT_HELD).build()));
       ps.getNacksList().forEach(n -> r.addResults(result(n.getOffset(), 0)));
       ps.getRejectsList().forEach(x -> r.addResults(result(x.getOffset(), 0)));
       ps.getExtendsList().forEach(x -> r.addResults(result(x.getOffset(), 777_000 + x.getLeaseMs())));
@@ -149,6 +153,17 @@ class SettleBatcherTest {
     // Per-offset results: the extend moved the deadline, the ack of a lease not held failed with its code.
     assertThat(extended.leaseDeadlineMs()).isEqualTo(777_000 + 7000);
     assertThat(failure(ack5).code()).isEqualTo(ErrorCode.LEASE_NOT_HELD);
+  }
+
+  @Test
+  void shouldAckNothingWhenARefusalMatchesNoAckOfTheRequest() throws Exception {
+    SettleBatcher b = new SettleBatcher(rt, "g", "c1", Duration.ofHours(1), 1000);
+    bogusRefusals.add(99L);
+    CompletableFuture<Void> a = delivery(b, 0, 1).ack();
+    CompletableFuture<Void> c = delivery(b, 0, 2).ack();
+    b.flush();
+    assertThat(failure(a).code()).isEqualTo(ErrorCode.UNKNOWN_SERVER_ERROR);
+    assertThat(failure(c).code()).isEqualTo(ErrorCode.UNKNOWN_SERVER_ERROR);
   }
 
   @Test
