@@ -58,6 +58,8 @@ public final class PartitionLog implements Closeable {
 
   // Published state: replaced/written only by the writer, read by anyone.
   private volatile LogSegment[] segments;
+  /** Bumped whenever {@link #segments} is replaced (a segment created, rolled or deleted). */
+  private volatile long segmentsVersion;
   private volatile long logStartOffset;
   private volatile long nextOffset;
   private volatile long lastRaftIndex;
@@ -237,6 +239,7 @@ public final class PartitionLog implements Closeable {
       active.delete();
       segs = NO_SEGMENTS;
       segments = segs;
+      segmentsVersion++;
       active = null;
     }
     boolean roll = active != null && active.sizeInBytes() > 0
@@ -252,6 +255,7 @@ public final class PartitionLog implements Closeable {
     LogSegment[] next = Arrays.copyOf(segs, segs.length + 1);
     next[segs.length] = created;
     segments = next;
+    segmentsVersion++;
     dirSyncNeeded = true;
     return created;
   }
@@ -453,6 +457,7 @@ public final class PartitionLog implements Closeable {
         return;
       }
       segments = Arrays.copyOfRange(segs, n, segs.length);
+      segmentsVersion++;
       dirSyncNeeded = true;
       for (int i = 0; i < n; i++) {
         sizeInBytes -= segs[i].sizeInBytes();
@@ -460,6 +465,14 @@ public final class PartitionLog implements Closeable {
         segs[i].delete();
       }
     }
+  }
+
+  /**
+   * Changes whenever the set of segment files changes (one created, rolled or deleted); not when the
+   * active segment grows. Any thread.
+   */
+  public long segmentsVersion() {
+    return segmentsVersion;
   }
 
   /**

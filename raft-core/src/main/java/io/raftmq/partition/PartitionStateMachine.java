@@ -57,6 +57,8 @@ public final class PartitionStateMachine extends BaseStateMachine {
   private volatile PartitionListener listener = new PartitionListener() {};
   private volatile PartitionLog log;
   private volatile PartitionCore core;
+  /** What {@link #getLatestSnapshot()} last answered for the storage's latest snapshot. */
+  private volatile SnapshotWithSegments latestSnapshotInfo;
   private Path smDir;
 
   public PartitionStateMachine(LogStoreConfig logConfig, LogFlusher flusher) {
@@ -193,6 +195,12 @@ public final class PartitionStateMachine extends BaseStateMachine {
    * The snapshot state file plus the log-store's segment files. A segment may have grown since the
    * snapshot; the extra batches are skipped on replay (idempotent by raft index) and a batch torn by a
    * concurrent append is cut by the receiver's recovery.
+   *
+   * <p>Ratis asks for this on every appendEntries and every log-appender turn, almost always for the
+   * term and index only, and a file list costs a stat per segment. So the answer is kept until the
+   * snapshot or the set of segment files changes; the sizes it lists are those of when it was made, at
+   * least what the snapshot covers (the log is flushed before a snapshot is written, and a partition
+   * log only grows between segment changes), and an install sends the rest as log entries.
    */
   @Override
   public SnapshotInfo getLatestSnapshot() {
@@ -201,12 +209,26 @@ public final class PartitionStateMachine extends BaseStateMachine {
     if (snapshot == null || current == null) {
       return snapshot;
     }
-    List<FileInfo> files = new ArrayList<>();
-    files.add(snapshot.getFile());
-    for (SegmentFile f : current.segmentFiles()) {
-      files.add(new FileInfo(f.path(), null));
+    long version = current.segmentsVersion();
+    SnapshotWithSegments cached = latestSnapshotInfo;
+    if (cached == null || cached.state != snapshot || cached.log != current || cached.segmentsVersion != version) {
+      List<FileInfo> files = new ArrayList<>();
+      files.add(snapshot.getFile());
+      for (SegmentFile f : current.segmentFiles()) {
+        files.add(new FileInfo(f.path(), null));
+      }
+      cached = new SnapshotWithSegments(snapshot, current, version, files);
+      latestSnapshotInfo = cached;
     }
-    return new FileListSnapshotInfo(files, snapshot.getTermIndex());
+    return cached.info;
+  }
+
+  /** The answer of {@link #getLatestSnapshot()} and what it was made from. */
+  private record SnapshotWithSegments(SingleFileSnapshotInfo state, PartitionLog log, long segmentsVersion,
+      FileListSnapshotInfo info) {
+    SnapshotWithSegments(SingleFileSnapshotInfo state, PartitionLog log, long segmentsVersion, List<FileInfo> files) {
+      this(state, log, segmentsVersion, new FileListSnapshotInfo(files, state.getTermIndex()));
+    }
   }
 
   @Override
