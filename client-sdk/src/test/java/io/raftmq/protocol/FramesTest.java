@@ -66,4 +66,56 @@ class FramesTest {
     assertThatThrownBy(() -> ch.writeInbound(huge)).hasMessageContaining("exceeds");
     ch.finishAndReleaseAll();
   }
+
+  @Test
+  void shouldGatherAFrameSpreadOverManyReadsIntoOneBufferOfItsSize() {
+    // Three frames back to back (small, 1 MiB, small), fed in reads of 1,000 bytes that cut across them.
+    byte[] big = new byte[1 << 20];
+    new java.util.Random(7).nextBytes(big);
+    ByteBuf stream = Unpooled.buffer();
+    for (byte[] body : new byte[][] {"a".getBytes(StandardCharsets.UTF_8), big, "zz".getBytes(StandardCharsets.UTF_8)}) {
+      stream.writeInt(body.length).writeBytes(body);
+    }
+    java.util.List<Integer> allocations = new java.util.ArrayList<>();
+    io.netty.buffer.AbstractByteBufAllocator counting = new io.netty.buffer.AbstractByteBufAllocator(false) {
+      @Override
+      protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+        allocations.add(initialCapacity);
+        return Unpooled.buffer(initialCapacity, maxCapacity);
+      }
+
+      @Override
+      protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+        allocations.add(initialCapacity);
+        return Unpooled.directBuffer(initialCapacity, maxCapacity);
+      }
+
+      @Override
+      public boolean isDirectBufferPooled() {
+        return false;
+      }
+    };
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.config().setAllocator(counting);
+    ch.pipeline().addLast(Frames.newFrameDecoder(2 << 20));
+    while (stream.isReadable()) {
+      ch.writeInbound(stream.readRetainedSlice(Math.min(1000, stream.readableBytes())).copy());
+    }
+    stream.release();
+    ByteBuf a = ch.readInbound();
+    ByteBuf b = ch.readInbound();
+    ByteBuf c = ch.readInbound();
+    assertThat(a.toString(StandardCharsets.UTF_8)).isEqualTo("a");
+    byte[] got = new byte[b.readableBytes()];
+    b.readBytes(got);
+    assertThat(got).isEqualTo(big);
+    assertThat(c.toString(StandardCharsets.UTF_8)).isEqualTo("zz");
+    // The big frame was gathered in one buffer of about its size (not grown by doubling, nor copied again).
+    assertThat(allocations).anyMatch(n -> n >= 4 + big.length && n <= 4 + big.length + (64 << 10));
+    assertThat(allocations.stream().filter(n -> n > 4096).count()).as("allocations %s", allocations).isEqualTo(1);
+    a.release();
+    b.release();
+    c.release();
+    ch.finishAndReleaseAll();
+  }
 }

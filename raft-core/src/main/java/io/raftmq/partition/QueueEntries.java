@@ -16,6 +16,8 @@ final class QueueEntries {
   static final byte LEASED = 2;
 
   private static final int INITIAL_CAPACITY = 64;
+  /** Compactions over which the most live entries decide whether the table may shrink. */
+  static final int SHRINK_WINDOW = 256;
 
   long[] offset = new long[INITIAL_CAPACITY];
   byte[] state = new byte[INITIAL_CAPACITY];
@@ -34,6 +36,9 @@ final class QueueEntries {
   private int head;
   private int tail;
   private int live;
+  /** The most live entries since the last shrink decision, and compactions since then. */
+  private int peakLive;
+  private int compactions;
 
   int size() {
     return live;
@@ -152,10 +157,19 @@ final class QueueEntries {
     if (tail - head - live > live + 64) {
       squeeze();
     }
-    // A drained group gives back what a burst made it take (idle groups are many and long-lived).
-    if (offset.length > INITIAL_CAPACITY && live * 4 < offset.length) {
-      squeeze();
-      grow(Math.max(INITIAL_CAPACITY, Integer.highestOneBit(Math.max(1, live)) * 2));
+    // Give back what a burst made the table take (idle groups are many and long-lived), but not to
+    // regrow it at once: a drained table shrinks at once, one in use only when its most live entries
+    // over the last SHRINK_WINDOW compactions needed less than a quarter of it.
+    peakLive = Math.max(peakLive, live);
+    if (live == 0 || ++compactions >= SHRINK_WINDOW) {
+      // Room for twice the peak: appends grow the table at three quarters full.
+      int want = live == 0 ? INITIAL_CAPACITY : Math.max(INITIAL_CAPACITY, Integer.highestOneBit(peakLive) * 4);
+      if (want < offset.length) {
+        squeeze();
+        grow(want);
+      }
+      peakLive = live;
+      compactions = 0;
     }
   }
 

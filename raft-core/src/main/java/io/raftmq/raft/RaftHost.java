@@ -78,7 +78,8 @@ public final class RaftHost implements Closeable {
   private final List<Consumer<RaftGroupId>> restartListeners = new CopyOnWriteArrayList<>();
   private final AtomicLong divisionRestarts = new AtomicLong();
   private volatile boolean closing;
-  private RaftServer server;
+  /** Set once by {@link #start}; timers of the broker may ask for divisions before that. */
+  private volatile RaftServer server;
   private RaftClient metadataClient;
   private DivisionRestarter restarter;
 
@@ -373,8 +374,12 @@ public final class RaftHost implements Closeable {
 
   /** The local division of a group, if this node hosts one. */
   public Optional<RaftServer.Division> division(RaftGroupId groupId) {
+    RaftServer s = server;
+    if (s == null) {
+      return Optional.empty(); // not started yet
+    }
     try {
-      return Optional.of(server.getDivision(groupId));
+      return Optional.of(s.getDivision(groupId));
     } catch (IOException e) {
       return Optional.empty();
     }

@@ -93,9 +93,47 @@ class QueueEntriesTest {
       t.remove(t.find(off));
     }
     t.compact();
+    assertThat(t.capacity()).as("not at the first compaction").isGreaterThanOrEqualTo(40_000);
+    for (int i = 1; i < QueueEntries.SHRINK_WINDOW; i++) {
+      t.compact();
+    }
     assertThat(t.capacity()).isLessThanOrEqualTo(64);
     assertThat(t.size()).isEqualTo(10);
     assertThat(t.keyHash[t.find(39_995)]).isEqualTo(39_995);
+    for (long off = 39_990; off < 40_000; off++) {
+      t.remove(t.find(off));
+    }
+    for (long off = 40_000; off < 50_000; off++) {
+      t.append(off, off, 0);
+    }
+    for (long off = 40_000; off < 50_000; off++) {
+      t.remove(t.find(off));
+    }
+    t.compact();
+    assertThat(t.capacity()).as("an empty table at once").isLessThanOrEqualTo(64);
+  }
+
+  @Test
+  void aTableInSteadyUseKeepsItsSize() {
+    // Bursts of 2,000 in, then acks down to a few hundred: the capacity settles and stays.
+    QueueEntries t = new QueueEntries();
+    long next = 0;
+    long oldest = 0;
+    java.util.Set<Integer> capacities = new java.util.HashSet<>();
+    for (int round = 0; round < 2_000; round++) {
+      for (int i = 0; i < 2_000; i++) {
+        t.append(next++, 0, 0);
+      }
+      t.compact();
+      while (t.size() > 300 + (round % 7) * 100) {
+        t.remove(t.find(oldest++));
+      }
+      t.compact();
+      if (round >= 1_000) {
+        capacities.add(t.capacity());
+      }
+    }
+    assertThat(capacities).as("capacities in the second half").hasSize(1);
   }
 
   @Test
