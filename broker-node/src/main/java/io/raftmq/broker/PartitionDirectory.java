@@ -38,6 +38,8 @@ final class PartitionDirectory implements AutoCloseable {
     final PartitionStateMachine stateMachine;
     final RaftServer.Division division;
     private final ConcurrentLinkedQueue<Runnable> waiters = new ConcurrentLinkedQueue<>();
+    /** This replica's group commit of queue commands while it leads (made on first use). */
+    private volatile QueueCommandBatcher queueBatcher;
 
     LocalPartition(String topic, int partition, RaftGroupId groupId, long topicId, PartitionStateMachine stateMachine,
         RaftServer.Division division) {
@@ -47,6 +49,21 @@ final class PartitionDirectory implements AutoCloseable {
       this.topicId = topicId;
       this.stateMachine = stateMachine;
       this.division = division;
+    }
+
+    /** The queue-command batcher of this replica, made by {@code factory} the first time. */
+    QueueCommandBatcher queueBatcher(java.util.function.Supplier<QueueCommandBatcher> factory) {
+      QueueCommandBatcher b = queueBatcher;
+      if (b == null) {
+        synchronized (this) {
+          b = queueBatcher;
+          if (b == null) {
+            b = factory.get();
+            queueBatcher = b;
+          }
+        }
+      }
+      return b;
     }
 
     /** Runs {@code waiter} once, at the next change of the high watermark or of leadership. */

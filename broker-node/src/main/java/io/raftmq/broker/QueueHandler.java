@@ -39,9 +39,7 @@ import io.raftmq.protocol.TopicPartitions;
 import io.raftmq.raft.proto.Acquire;
 import io.raftmq.raft.proto.Expire;
 import io.raftmq.raft.proto.OffsetDelay;
-import io.raftmq.raft.proto.PartitionCommand;
 import io.raftmq.raft.proto.PartitionReply;
-import io.raftmq.raft.proto.PartitionStatus;
 import io.raftmq.raft.proto.QueueCommand;
 import io.raftmq.raft.proto.QueueConfig;
 import io.raftmq.raft.proto.QueueEntry;
@@ -906,14 +904,11 @@ final class QueueHandler {
   /** Proposes a queue command; a reply other than DONE fails the future (INVALID_REQUEST with its message). */
   CompletableFuture<PartitionReply> propose(PartitionDirectory.LocalPartition lp, TopicRecord topic,
       QueueCommand.Builder command) {
-    PartitionCommand c = PartitionCommand.newBuilder().setLeaderTimeMs(System.currentTimeMillis())
-        .setPartition(lp.partition).setQueue(command).build();
-    return commands.propose(topic, lp.partition, c, COMMAND_TIMEOUT_MS).thenApply(reply -> {
-      if (reply.getStatus() != PartitionStatus.DONE) {
-        throw new PartitionCommands.Failure(ErrorCode.INVALID_REQUEST, reply.getMessage(), null);
-      }
-      return reply;
-    });
+    QueueCommandBatcher batcher = lp.queueBatcher(() -> new QueueCommandBatcher(lp.partition, c -> {
+      TopicRecord current = ctx.metadata().topic(lp.topic);
+      return commands.propose(current != null ? current : topic, lp.partition, c, COMMAND_TIMEOUT_MS);
+    }, ctx.timer));
+    return batcher.submit(command.build()).thenApply(QueueCommandBatcher::requireDone);
   }
 
   private static CompletableFuture<Received> done(PartitionReceiveResult.Builder b) {

@@ -89,6 +89,13 @@ public final class PartitionCore {
         return claim(command.getClaimPartition());
       case QUEUE:
         return queue(command.getQueue());
+      case QUEUE_BATCH: {
+        PartitionReply.Builder out = reply(PartitionStatus.DONE, "", -1).toBuilder();
+        for (QueueCommand c : command.getQueueBatch().getCommandsList()) {
+          out.addBatchReplies(queue(c));
+        }
+        return out.build();
+      }
       case DELETE_GROUP_OFFSET: {
         GroupOffset removed = groups.remove(command.getDeleteGroupOffset().getGroup());
         return groupReply(PartitionStatus.DONE, removed == null ? "no offsets" : "", null);

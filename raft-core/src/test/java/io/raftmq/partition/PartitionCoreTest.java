@@ -201,6 +201,58 @@ class PartitionCoreTest {
     }
   }
 
+  @Test
+  void aQueueBatchAppliesLikeItsCommandsOneByOne() throws IOException {
+    Random random = new Random(11);
+    try (PartitionLog logA = PartitionLog.open(dir.resolve("a"), SMALL_SEGMENTS);
+        PartitionLog logB = PartitionLog.open(dir.resolve("b"), SMALL_SEGMENTS)) {
+      PartitionCore single = new PartitionCore(logA);
+      PartitionCore batched = new PartitionCore(logB);
+      PartitionCommand configure = PartitionCommand.newBuilder().setLeaderTimeMs(1).setQueue(
+          io.raftmq.raft.proto.QueueCommand.newBuilder().setGroup("q").setConfigure(
+              io.raftmq.raft.proto.QueueConfig.newBuilder().setMaxInFlight(8).setMaxDeliveries(3))).build();
+      long index = 1;
+      single.apply(configure, index);
+      batched.apply(configure, index);
+      index++;
+      single.apply(append(-1, 0, 0, 30, 1), index);
+      batched.apply(append(-1, 0, 0, 30, 1), index);
+      long time = 2;
+      int batches = 0;
+      for (int round = 0; round < 300; round++) {
+        time += random.nextInt(3);
+        int n = 1 + random.nextInt(6);
+        io.raftmq.raft.proto.QueueBatch.Builder batch = io.raftmq.raft.proto.QueueBatch.newBuilder();
+        List<PartitionReply> one = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+          PartitionCommand c = randomQueueCommand(random, time, random.nextInt(40) == 0);
+          if (random.nextInt(3) == 0) {
+            // An acquire that takes new records (at the group's end, as the leader would propose it).
+            long end = single.queueGroup("q").stats().end();
+            c = PartitionCommand.newBuilder().setLeaderTimeMs(time).setQueue(io.raftmq.raft.proto.QueueCommand
+                .newBuilder().setGroup("q").setAcquire(io.raftmq.raft.proto.Acquire.newBuilder()
+                    .setConsumer("c" + random.nextInt(2)).setMax(3).setLeaseMs(2).setFirstNewOffset(end)
+                    .setNewRecordCount((int) Math.min(4, 30 - end)))).build();
+          }
+          index++;
+          one.add(single.apply(c, index));
+          batch.addCommands(c.getQueue());
+        }
+        index++;
+        PartitionReply together = batched.apply(PartitionCommand.newBuilder().setLeaderTimeMs(time)
+            .setQueueBatch(batch).build(), index);
+        assertThat(together.getStatus()).isEqualTo(PartitionStatus.DONE);
+        assertThat(together.getBatchRepliesList()).as("round %d", round).isEqualTo(one);
+        batches++;
+      }
+      assertThat(batches).isEqualTo(300);
+      assertThat(batched.snapshot(index).getQueueGroupsList()).isEqualTo(single.snapshot(index).getQueueGroupsList());
+      QueueGroup.Stats stats = single.queueGroup("q").stats();
+      assertThat(stats.end()).as("took in every record").isEqualTo(30);
+      assertThat(stats.acked() + stats.redelivered() + stats.dead()).as("settled some").isPositive();
+    }
+  }
+
   /** Queue commands on random offsets (many refused: that must be deterministic too). */
   private static PartitionCommand randomQueueCommand(Random random, long time, boolean configure) {
     io.raftmq.raft.proto.QueueCommand.Builder q = io.raftmq.raft.proto.QueueCommand.newBuilder().setGroup("q");

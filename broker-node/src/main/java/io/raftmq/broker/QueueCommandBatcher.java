@@ -1,0 +1,158 @@
+package io.raftmq.broker;
+
+import io.raftmq.protocol.ErrorCode;
+import io.raftmq.raft.proto.PartitionCommand;
+import io.raftmq.raft.proto.PartitionReply;
+import io.raftmq.raft.proto.PartitionStatus;
+import io.raftmq.raft.proto.QueueBatch;
+import io.raftmq.raft.proto.QueueCommand;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Function;
+
+/**
+ * Group commit of one partition's queue commands on its leader: a command proposed while fewer than
+ * {@link #MAX_ENTRIES_IN_FLIGHT} entries of the partition's queue commands are in the Raft pipeline
+ * goes out at once, alone; the ones that arrive while the pipeline is full wait, and the first entry to
+ * commit sends everything that waited (up to {@link #MAX_COMMANDS} commands or about
+ * {@link #MAX_BYTES}) as one {@link QueueBatch} entry. So an idle partition adds no latency, and a busy
+ * one writes, replicates, fsyncs and applies one entry for the receives and settles of all its
+ * consumers instead of one each. Commands are proposed in the order they were submitted, which is the
+ * order they apply in (the receive path's pipelined acquires rely on it). Thread-safe.
+ */
+final class QueueCommandBatcher {
+  static final int MAX_ENTRIES_IN_FLIGHT = 2;
+  static final int MAX_COMMANDS = 256;
+  static final int MAX_BYTES = 4 << 20;
+
+  /** One submitted command and its caller's future (its own reply out of the batch's). */
+  private record Waiting(QueueCommand command, int size, CompletableFuture<PartitionReply> reply) {}
+
+  private final int partition;
+  /** Proposes a whole command (stamped with the leader's time) and returns its committed reply. */
+  private final Function<PartitionCommand, CompletableFuture<PartitionReply>> propose;
+  /** Runs the completion of an entry that failed at once (inside the lock). */
+  private final Executor executor;
+  private final ArrayDeque<Waiting> waiting = new ArrayDeque<>();
+  private int inFlight;
+  private long entriesSent;
+  private long commandsSent;
+
+  QueueCommandBatcher(int partition, Function<PartitionCommand, CompletableFuture<PartitionReply>> propose,
+      Executor executor) {
+    this.partition = partition;
+    this.propose = propose;
+    this.executor = executor;
+  }
+
+  /**
+   * Proposes {@code command}, alone or with others; the future gets its own reply once the entry that
+   * holds it commits, or the entry's failure.
+   */
+  CompletableFuture<PartitionReply> submit(QueueCommand command) {
+    CompletableFuture<PartitionReply> reply = new CompletableFuture<>();
+    synchronized (this) {
+      waiting.add(new Waiting(command, command.getSerializedSize(), reply));
+      if (inFlight < MAX_ENTRIES_IN_FLIGHT) {
+        sendLocked();
+      }
+    }
+    return reply;
+  }
+
+  /** Entries and commands proposed so far (diagnostics and tests). */
+  synchronized long[] sent() {
+    return new long[] {entriesSent, commandsSent};
+  }
+
+  /** Proposes what waits as one entry. Under the lock, so that entries are proposed in order. */
+  private void sendLocked() {
+    if (waiting.isEmpty()) {
+      return;
+    }
+    List<Waiting> batch = new ArrayList<>(Math.min(waiting.size(), MAX_COMMANDS));
+    long bytes = 0;
+    while (!waiting.isEmpty() && batch.size() < MAX_COMMANDS
+        && (batch.isEmpty() || bytes + waiting.peek().size() <= MAX_BYTES)) {
+      Waiting w = waiting.poll();
+      bytes += w.size();
+      batch.add(w);
+    }
+    PartitionCommand.Builder c = PartitionCommand.newBuilder().setLeaderTimeMs(System.currentTimeMillis())
+        .setPartition(partition);
+    if (batch.size() == 1) {
+      c.setQueue(batch.get(0).command());
+    } else {
+      QueueBatch.Builder b = QueueBatch.newBuilder();
+      for (Waiting w : batch) {
+        b.addCommands(w.command());
+      }
+      c.setQueueBatch(b);
+    }
+    inFlight++;
+    entriesSent++;
+    commandsSent += batch.size();
+    CompletableFuture<PartitionReply> proposed;
+    try {
+      proposed = propose.apply(c.build());
+    } catch (RuntimeException e) {
+      proposed = CompletableFuture.failedFuture(e);
+    }
+    // Callers' futures are never completed under the lock (their continuations take other locks, and
+    // submit is called under those): an entry that failed at once is finished on the executor.
+    proposed.whenComplete((reply, e) -> {
+      if (Thread.holdsLock(this)) {
+        try {
+          executor.execute(() -> finish(batch, reply, e));
+        } catch (RejectedExecutionException shuttingDown) {
+          new Thread(() -> finish(batch, reply, e), "queue-batch-finish").start();
+        }
+      } else {
+        finish(batch, reply, e);
+      }
+    });
+  }
+
+  private void finish(List<Waiting> batch, PartitionReply reply, Throwable error) {
+    try {
+      deliver(batch, reply, error);
+    } finally {
+      synchronized (this) {
+        inFlight--;
+        sendLocked();
+      }
+    }
+  }
+
+  private static void deliver(List<Waiting> batch, PartitionReply reply, Throwable error) {
+    if (error != null) {
+      batch.forEach(w -> w.reply().completeExceptionally(error));
+      return;
+    }
+    if (batch.size() == 1) {
+      batch.get(0).reply().complete(reply);
+      return;
+    }
+    if (reply.getBatchRepliesCount() != batch.size()) {
+      // Not a batch reply: the entry as a whole was refused (its status says why).
+      PartitionReply whole = reply;
+      batch.forEach(w -> w.reply().complete(whole));
+      return;
+    }
+    for (int i = 0; i < batch.size(); i++) {
+      batch.get(i).reply().complete(reply.getBatchReplies(i));
+    }
+  }
+
+  /** A reply other than DONE as the failure the queue handler reports (INVALID_REQUEST with its message). */
+  static PartitionReply requireDone(PartitionReply reply) {
+    if (reply.getStatus() != PartitionStatus.DONE) {
+      throw new PartitionCommands.Failure(ErrorCode.INVALID_REQUEST, reply.getMessage(), null);
+    }
+    return reply;
+  }
+}

@@ -1,0 +1,166 @@
+package io.raftmq.broker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.raftmq.protocol.ErrorCode;
+import io.raftmq.raft.proto.Expire;
+import io.raftmq.raft.proto.PartitionCommand;
+import io.raftmq.raft.proto.PartitionReply;
+import io.raftmq.raft.proto.PartitionStatus;
+import io.raftmq.raft.proto.QueueCommand;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The group commit of queue commands, against a stand-in for the Raft group that commits on demand. */
+class QueueCommandBatcherTest {
+  private final ExecutorService executor = Executors.newSingleThreadExecutor();
+  /** What was proposed, in order, and the futures the stand-in hands back. */
+  private final List<PartitionCommand> proposed = new ArrayList<>();
+  private final List<CompletableFuture<PartitionReply>> pending = new ArrayList<>();
+
+  @AfterEach
+  void stop() {
+    executor.shutdownNow();
+  }
+
+  private QueueCommandBatcher batcher() {
+    return new QueueCommandBatcher(3, c -> {
+      synchronized (proposed) {
+        proposed.add(c);
+        CompletableFuture<PartitionReply> f = new CompletableFuture<>();
+        pending.add(f);
+        return f;
+      }
+    }, executor);
+  }
+
+  private static QueueCommand cmd(String group) {
+    return QueueCommand.newBuilder().setGroup(group).setExpire(Expire.getDefaultInstance()).build();
+  }
+
+  private static PartitionReply done(String message) {
+    return PartitionReply.newBuilder().setStatus(PartitionStatus.DONE).setMessage(message).build();
+  }
+
+  /** Commits entry {@code i} the way apply would answer it: one reply per command, naming its group. */
+  private void commit(int i) {
+    PartitionCommand c = proposed.get(i);
+    PartitionReply reply;
+    if (c.hasQueue()) {
+      reply = done(c.getQueue().getGroup());
+    } else {
+      PartitionReply.Builder b = done("batch").toBuilder();
+      c.getQueueBatch().getCommandsList().forEach(q -> b.addBatchReplies(done(q.getGroup())));
+      reply = b.build();
+    }
+    pending.get(i).complete(reply);
+  }
+
+  @Test
+  void sendsAloneWhileThePipelineHasRoomThenGathersWhatWaits() throws Exception {
+    QueueCommandBatcher b = batcher();
+    List<CompletableFuture<PartitionReply>> replies = new ArrayList<>();
+    for (int i = 0; i < 7; i++) {
+      replies.add(b.submit(cmd("g" + i)));
+    }
+    assertThat(proposed).hasSize(QueueCommandBatcher.MAX_ENTRIES_IN_FLIGHT);
+    assertThat(proposed.get(0).getQueue().getGroup()).isEqualTo("g0");
+    assertThat(proposed.get(0).getPartition()).isEqualTo(3);
+    assertThat(proposed.get(1).getQueue().getGroup()).isEqualTo("g1");
+
+    commit(0); // frees a slot: the five that waited go out as one entry, in order
+    assertThat(proposed).hasSize(3);
+    assertThat(proposed.get(2).getQueueBatch().getCommandsList()).extracting(QueueCommand::getGroup)
+        .containsExactly("g2", "g3", "g4", "g5", "g6");
+    assertThat(replies.get(0).get(1, TimeUnit.SECONDS).getMessage()).isEqualTo("g0");
+    assertThat(replies.get(2)).isNotDone();
+
+    commit(2);
+    commit(1);
+    for (int i = 0; i < 7; i++) {
+      assertThat(replies.get(i).get(1, TimeUnit.SECONDS).getMessage()).as("reply %d", i).isEqualTo("g" + i);
+    }
+    assertThat(b.sent()).containsExactly(3, 7);
+  }
+
+  @Test
+  void aFailedEntryFailsEachOfItsCommandsAndTheNextEntryStillGoes() throws Exception {
+    QueueCommandBatcher b = batcher();
+    b.submit(cmd("a"));
+    b.submit(cmd("b"));
+    CompletableFuture<PartitionReply> c = b.submit(cmd("c"));
+    CompletableFuture<PartitionReply> d = b.submit(cmd("d"));
+    pending.get(0).completeExceptionally(new PartitionCommands.Failure(ErrorCode.NOT_LEADER, "moved", null));
+    assertThat(proposed).hasSize(3);
+    pending.get(2).completeExceptionally(new PartitionCommands.Failure(ErrorCode.NOT_LEADER, "moved", null));
+    assertThat(c).isCompletedExceptionally();
+    assertThat(d).isCompletedExceptionally();
+    assertThat(PartitionCommands.unwrap(catchFailure(d)).code).isEqualTo(ErrorCode.NOT_LEADER);
+  }
+
+  @Test
+  void aCommandRefusedInsideABatchFailsAloneThroughRequireDone() throws Exception {
+    QueueCommandBatcher b = batcher();
+    b.submit(cmd("x"));
+    b.submit(cmd("y"));
+    CompletableFuture<PartitionReply> ok = b.submit(cmd("ok")).thenApply(QueueCommandBatcher::requireDone);
+    CompletableFuture<PartitionReply> bad = b.submit(cmd("bad")).thenApply(QueueCommandBatcher::requireDone);
+    commit(0);
+    PartitionReply.Builder reply = done("batch").toBuilder().addBatchReplies(done("ok"))
+        .addBatchReplies(PartitionReply.newBuilder().setStatus(PartitionStatus.INVALID_COMMAND)
+            .setMessage("unknown queue group 'bad'"));
+    pending.get(2).complete(reply.build());
+    assertThat(ok.get(1, TimeUnit.SECONDS).getMessage()).isEqualTo("ok");
+    PartitionCommands.Failure f = PartitionCommands.unwrap(catchFailure(bad));
+    assertThat(f.code).isEqualTo(ErrorCode.INVALID_REQUEST);
+    assertThat(f.getMessage()).contains("unknown queue group");
+  }
+
+  @Test
+  void anEntryThatFailsAtOnceCompletesItsCallersOutsideTheLock() throws Exception {
+    Thread[] completedOn = new Thread[1];
+    boolean[] heldLock = new boolean[1];
+    QueueCommandBatcher[] self = new QueueCommandBatcher[1];
+    self[0] = new QueueCommandBatcher(0, c -> CompletableFuture.failedFuture(
+        new PartitionCommands.Failure(ErrorCode.NOT_LEADER, "not here", null)), executor);
+    // Hold the executor so that the failure cannot be delivered before the callback is attached.
+    java.util.concurrent.CountDownLatch hold = new java.util.concurrent.CountDownLatch(1);
+    executor.execute(() -> {
+      try {
+        hold.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    CompletableFuture<PartitionReply> submitted = self[0].submit(cmd("a"));
+    assertThat(submitted).isNotDone();
+    CompletableFuture<PartitionReply> f = submitted.whenComplete((r, e) -> {
+      completedOn[0] = Thread.currentThread();
+      heldLock[0] = Thread.holdsLock(self[0]);
+    });
+    hold.countDown();
+    catchFailure(f);
+    assertThat(heldLock[0]).isFalse();
+    assertThat(completedOn[0]).isNotEqualTo(Thread.currentThread());
+    // The failed entry gave its slot back: the next command is proposed too (and fails the same way).
+    assertThat(catchFailure(self[0].submit(cmd("b")))).isNotNull();
+    assertThat(self[0].sent()[0]).isEqualTo(2);
+  }
+
+  private static Throwable catchFailure(CompletableFuture<?> f) throws InterruptedException {
+    try {
+      f.get(5, TimeUnit.SECONDS);
+      throw new AssertionError("expected a failure");
+    } catch (java.util.concurrent.ExecutionException e) {
+      return e.getCause();
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new AssertionError("not completed", e);
+    }
+  }
+}
