@@ -59,6 +59,9 @@ public final class PartitionStateMachine extends BaseStateMachine {
   private volatile PartitionCore core;
   /** What {@link #getLatestSnapshot()} last answered for the storage's latest snapshot. */
   private volatile SnapshotWithSegments latestSnapshotInfo;
+  /** Bumped whenever a snapshot may have appeared; {@link #noSnapshotAtEpoch}: none was found at that epoch. */
+  private final java.util.concurrent.atomic.AtomicLong snapshotEpoch = new java.util.concurrent.atomic.AtomicLong();
+  private volatile long noSnapshotAtEpoch = -1;
   private Path smDir;
 
   public PartitionStateMachine(LogStoreConfig logConfig, LogFlusher flusher) {
@@ -78,6 +81,7 @@ public final class PartitionStateMachine extends BaseStateMachine {
   }
 
   private void load() throws IOException {
+    snapshotEpoch.incrementAndGet(); // a snapshot may have been installed
     PartitionLog opened = PartitionLog.open(smDir.resolve(LOG_DIR), logConfig);
     SingleFileSnapshotInfo snapshot = storage.loadLatestSnapshot();
     PartitionCore restored;
@@ -176,6 +180,7 @@ public final class PartitionStateMachine extends BaseStateMachine {
         .addAllSegments(segmentExtents())
         .build();
     SnapshotFiles.write(storage, last, state);
+    snapshotEpoch.incrementAndGet();
     storage.cleanupOldSnapshots(SnapshotFiles.KEEP_TWO);
     return last.getIndex();
   }
@@ -204,9 +209,19 @@ public final class PartitionStateMachine extends BaseStateMachine {
    */
   @Override
   public SnapshotInfo getLatestSnapshot() {
+    // Without a snapshot the storage lists the directory on every call: remember "none" until one may
+    // have appeared (taken here, or installed and loaded).
+    long epoch = snapshotEpoch.get();
+    if (noSnapshotAtEpoch == epoch) {
+      return null;
+    }
     SingleFileSnapshotInfo snapshot = storage.getLatestSnapshot();
+    if (snapshot == null) {
+      noSnapshotAtEpoch = epoch;
+      return null;
+    }
     PartitionLog current = log;
-    if (snapshot == null || current == null) {
+    if (current == null) {
       return snapshot;
     }
     long version = current.segmentsVersion();
