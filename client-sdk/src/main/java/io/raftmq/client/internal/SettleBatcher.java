@@ -174,7 +174,7 @@ final class SettleBatcher {
     for (SettleOp op = fifo; op != null; ) {
       SettleOp next = op.next;
       op.next = null;
-      out.computeIfAbsent(op.delivery.topicPartition(), PartitionItems::new).add(op);
+      out.computeIfAbsent(op.tp, PartitionItems::new).add(op);
       op = next;
     }
     return out;
@@ -307,7 +307,7 @@ final class SettleBatcher {
       return;
     }
     if (r.getError() == ErrorCode.NONE) {
-      if (op.kind == SettleOp.Kind.EXTEND && r.getLeaseDeadlineMs() > 0) {
+      if (op.kind == SettleOp.Kind.EXTEND && op.delivery != null && r.getLeaseDeadlineMs() > 0) {
         op.delivery.leaseDeadlineMs(r.getLeaseDeadlineMs());
       }
       finish(op, null);

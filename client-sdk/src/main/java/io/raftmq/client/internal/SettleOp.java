@@ -1,5 +1,7 @@
 package io.raftmq.client.internal;
 
+import io.raftmq.client.TopicPartition;
+
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -12,7 +14,14 @@ final class SettleOp extends CompletableFuture<Void> {
     ACK, NACK, REJECT, EXTEND
   }
 
+  /**
+   * The delivery settled, kept only by an extend (which updates its lease deadline): the others keep
+   * its partition and offset, so that a delivery the application dropped after ack() is garbage at
+   * once, its key and value with it, instead of living on until the settle's answer.
+   */
   final DeliveryImpl delivery;
+  final TopicPartition tp;
+  private final long offset;
   final Kind kind;
   /** NACK: the delay in ms (-1: the group's backoff); EXTEND: the lease length in ms. */
   final long millis;
@@ -27,7 +36,9 @@ final class SettleOp extends CompletableFuture<Void> {
   boolean ambiguous;
 
   SettleOp(DeliveryImpl delivery, Kind kind, long millis, String reason, String errorClass, String errorMessage) {
-    this.delivery = delivery;
+    this.delivery = kind == Kind.EXTEND ? delivery : null;
+    this.tp = delivery.topicPartition();
+    this.offset = delivery.offset();
     this.kind = kind;
     this.millis = millis;
     this.reason = reason;
@@ -36,11 +47,11 @@ final class SettleOp extends CompletableFuture<Void> {
   }
 
   long offset() {
-    return delivery.offset();
+    return offset;
   }
 
   @Override
   public String toString() {
-    return kind + " " + delivery.topicPartition() + "@" + delivery.offset();
+    return kind + " " + tp + "@" + offset;
   }
 }

@@ -109,6 +109,25 @@ class SettleBatcherTest {
   }
 
   @Test
+  void aQueuedAckDoesNotKeepItsDeliveryAlive() throws Exception {
+    SettleBatcher b = new SettleBatcher(rt, "g", "c1", Duration.ofHours(1), 1000);
+    DeliveryImpl d = new DeliveryImpl(new TopicPartition("t", 0), 9, 1, 2, null, new byte[1 << 20], Map.of(), 1, 100,
+        30_000, System.nanoTime(), b);
+    java.lang.ref.WeakReference<DeliveryImpl> ref = new java.lang.ref.WeakReference<>(d);
+    CompletableFuture<Void> ack = d.ack();
+    d = null;
+    // The ack lingers (an hour), yet the delivery and its 1 MiB value can be collected already.
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
+      System.gc();
+      return ref.get() == null;
+    });
+    assertThat(ack).isNotDone();
+    b.flush();
+    ack.get(5, TimeUnit.SECONDS);
+    assertThat(onlySettle(node1).getPartitions(0).getAcksList()).containsExactly(9L);
+  }
+
+  @Test
   void shouldSendOneRequestPerLeaderNodeWithEveryPartitionsItemsInOrder() throws Exception {
     SettleBatcher b = new SettleBatcher(rt, "g", "c1", Duration.ofHours(1), 1000);
     notHeld.add(5L);
