@@ -138,9 +138,13 @@ final class QueueCommandBatcher {
       return;
     }
     if (reply.getBatchRepliesCount() != batch.size()) {
-      // Not a batch reply: the entry as a whole was refused (its status says why).
-      PartitionReply whole = reply;
-      batch.forEach(w -> w.reply().complete(whole));
+      // Not one reply per command: the entry as a whole was refused (its status says why), or the answer
+      // does not fit the entry. Either way no command may take another's reply (or a DONE with no leases).
+      Throwable failure = reply.getStatus() != PartitionStatus.DONE
+          ? new PartitionCommands.Failure(ErrorCode.INVALID_REQUEST, reply.getMessage(), null)
+          : new PartitionCommands.Failure(ErrorCode.UNKNOWN_SERVER_ERROR, "a batch of " + batch.size()
+              + " queue commands got " + reply.getBatchRepliesCount() + " replies", null);
+      batch.forEach(w -> w.reply().completeExceptionally(failure));
       return;
     }
     for (int i = 0; i < batch.size(); i++) {

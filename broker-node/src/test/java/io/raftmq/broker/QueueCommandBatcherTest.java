@@ -123,6 +123,32 @@ class QueueCommandBatcherTest {
   }
 
   @Test
+  void aBatchAnswerThatDoesNotFitTheBatchFailsEveryCommandInIt() throws Exception {
+    QueueCommandBatcher b = batcher();
+    b.submit(cmd("x"));
+    b.submit(cmd("y"));
+    CompletableFuture<PartitionReply> p = b.submit(cmd("p"));
+    CompletableFuture<PartitionReply> q = b.submit(cmd("q"));
+    commit(0); // entry 2: p, q
+    CompletableFuture<PartitionReply> r = b.submit(cmd("r"));
+    CompletableFuture<PartitionReply> s = b.submit(cmd("s"));
+    commit(1); // entry 3: r, s
+    assertThat(proposed.get(2).getQueueBatch().getCommandsCount()).isEqualTo(2);
+    assertThat(proposed.get(3).getQueueBatch().getCommandsCount()).isEqualTo(2);
+    // DONE with one reply for two commands: nobody gets a reply that may be another's.
+    pending.get(2).complete(done("batch").toBuilder().addBatchReplies(done("p")).build());
+    assertThat(PartitionCommands.unwrap(catchFailure(p)).code).isEqualTo(ErrorCode.UNKNOWN_SERVER_ERROR);
+    assertThat(PartitionCommands.unwrap(catchFailure(q)).code).isEqualTo(ErrorCode.UNKNOWN_SERVER_ERROR);
+    // The entry refused as a whole (a replica that does not know batches): each command fails with why.
+    pending.get(3).complete(PartitionReply.newBuilder().setStatus(PartitionStatus.INVALID_COMMAND)
+        .setMessage("unknown command QUEUE_BATCH").build());
+    PartitionCommands.Failure f = PartitionCommands.unwrap(catchFailure(s));
+    assertThat(f.code).isEqualTo(ErrorCode.INVALID_REQUEST);
+    assertThat(f.getMessage()).contains("QUEUE_BATCH");
+    assertThat(catchFailure(r)).isNotNull();
+  }
+
+  @Test
   void anEntryThatFailsAtOnceCompletesItsCallersOutsideTheLock() throws Exception {
     Thread[] completedOn = new Thread[1];
     boolean[] heldLock = new boolean[1];

@@ -307,7 +307,7 @@ final class SettleBatcher {
       return;
     }
     if (r.getError() == ErrorCode.NONE) {
-      if (op.kind == SettleOp.Kind.EXTEND && op.delivery != null && r.getLeaseDeadlineMs() > 0) {
+      if (op.kind == SettleOp.Kind.EXTEND && r.getLeaseDeadlineMs() > 0) {
         op.delivery.leaseDeadlineMs(r.getLeaseDeadlineMs());
       }
       finish(op, null);
