@@ -3,6 +3,7 @@ package io.raftmq.broker;
 import com.google.protobuf.UnsafeByteOperations;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
+import io.raftmq.client.DeadLetters;
 import io.raftmq.metadata.MetadataCore.MetadataView;
 import io.raftmq.protocol.Acks;
 import io.raftmq.protocol.ErrorCode;
@@ -41,6 +42,8 @@ final class ProduceHandler {
   /** Room for the command's own fields inside one Raft entry (the appender's byte limit is 4 MiB). */
   static final int MAX_BATCH_BYTES = 4 * 1024 * 1024 - 64 * 1024;
   private static final int DEFAULT_TIMEOUT_MS = 30_000;
+  /** Records without a key and without this header are appended as plain (AppendBatch.plain). */
+  private static final byte[] TTL_HEADER = DeadLetters.TTL_HEADER.getBytes(java.nio.charset.StandardCharsets.UTF_8);
 
   private final BrokerContext ctx;
 
@@ -140,7 +143,11 @@ final class ProduceHandler {
           "batch of " + batch.getRecordsSize() + " bytes exceeds " + MAX_BATCH_BYTES));
     }
     int maxMessageBytes = ctx.maxMessageBytes(topic);
-    switch (RecordCodec.validate(records, batch.getRecordCount(), maxMessageBytes)) {
+    boolean plain = false;
+    switch (RecordCodec.validate(records, batch.getRecordCount(), maxMessageBytes, TTL_HEADER)) {
+      case PLAIN:
+        plain = true;
+        break;
       case OK:
         break;
       case TOO_LARGE:
@@ -160,7 +167,8 @@ final class ProduceHandler {
             .setBaseSequence(batch.getBaseSequence())
             .setRecordCount(batch.getRecordCount())
             .setMaxTimestamp(batch.getMaxTimestamp())
-            .setRecords(UnsafeByteOperations.unsafeWrap(records)))
+            .setRecords(UnsafeByteOperations.unsafeWrap(records))
+            .setPlain(plain))
         .build()
         .toByteArray();
     CompletableFuture<PartitionProduceResult> result = new CompletableFuture<>();

@@ -432,6 +432,11 @@ final class QueueHandler {
   private void readNewRecords(PartitionDirectory.LocalPartition lp, TopicRecord topic, long from, long hw, int want,
       Acquire.Builder a) throws IOException {
     long topicTtl = ttlOf(topic);
+    if (topicTtl == 0 && from >= lp.stateMachine.plainFrom() && from >= lp.stateMachine.logStartOffset()) {
+      // Plain records (no key, no TTL header; hw was read before plainFrom): nothing to read but how many.
+      a.setNewRecordCount((int) Math.min(want, hw - from));
+      return;
+    }
     NewRecords got = new NewRecords(want);
     got.next = from;
     // About what `want` records of 1 KiB take; the loop reads on when records are larger.

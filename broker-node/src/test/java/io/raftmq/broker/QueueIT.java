@@ -494,6 +494,48 @@ class QueueIT {
     }
   }
 
+  /**
+   * Plain records (no key, no TTL header) are leased without the leader reading them; a keyed record or
+   * one with a TTL header after them is still read, so key ordering and expiry hold across the boundary.
+   */
+  @Test
+  void keysAndTtlHeadersStillCountAfterPlainRecords() throws Exception {
+    createTopic("q-plain", 1);
+    QueueGroupConfig cfg = QueueGroupConfig.newBuilder().setOrdering("key").build();
+    try (Q q = new Q("q-plain", "g", "c", cfg); Producer p = client.producer()) {
+      open(q);
+      for (int i = 0; i < 3; i++) {
+        p.send(Message.builder("q-plain").partition(0).value("plain-" + i).build()).get();
+      }
+      List<Got> first = q.receive(10, 1000);
+      assertThat(first).extracting(Got::value).containsExactly("plain-0", "plain-1", "plain-2");
+      assertThat(q.ack(offsets(first))).containsOnly(ErrorCode.NONE);
+
+      long minuteAgo = System.currentTimeMillis() - 60_000;
+      p.send(Message.builder("q-plain").partition(0).value("expired").timestamp(minuteAgo)
+          .header(DeadLetters.TTL_HEADER, "1000".getBytes(StandardCharsets.UTF_8)).build()).get();
+      p.send(Message.builder("q-plain").partition(0).key("k").value("k-1").build()).get();
+      p.send(Message.builder("q-plain").partition(0).key("k").value("k-2").build()).get();
+      p.send(Message.builder("q-plain").partition(0).value("plain-3").build()).get();
+      List<Got> second = q.receive(10, 1000);
+      assertThat(second).extracting(Got::value).as("one per key in flight; the expired one dead")
+          .containsExactly("k-1", "plain-3");
+      assertThat(q.describe().getDeadByReasonMap()).containsEntry("EXPIRED", 1L);
+      assertThat(q.ack(offsets(second))).containsOnly(ErrorCode.NONE);
+      List<Got> third = q.receive(10, 1000);
+      assertThat(third).extracting(Got::value).containsExactly("k-2");
+      assertThat(q.ack(offsets(third))).containsOnly(ErrorCode.NONE);
+
+      for (int i = 4; i < 6; i++) {
+        p.send(Message.builder("q-plain").partition(0).value("plain-" + i).build()).get();
+      }
+      List<Got> last = q.receive(10, 1000);
+      assertThat(last).extracting(Got::value).containsExactly("plain-4", "plain-5");
+      assertThat(last).extracting(Got::offset).containsExactly(7L, 8L);
+      assertThat(q.ack(offsets(last))).containsOnly(ErrorCode.NONE);
+    }
+  }
+
   @Test
   void redriveReturnsDeadMessagesToThatGroupOnlyRespectingFiltersAndLimit() throws Exception {
     createTopic("q-redrive", 1);

@@ -60,6 +60,11 @@ public final class RecordCodec {
   /** What {@link #validate} found. */
   public enum Validation {
     OK,
+    /**
+     * Well-formed, and plain: no record has a key or the header {@link #validate(ByteBuffer, int, int, byte[])}
+     * was asked about.
+     */
+    PLAIN,
     /** The bytes do not hold exactly the announced number of well-formed records. */
     CORRUPT,
     /** A record is larger than the maximum. */
@@ -71,7 +76,18 @@ public final class RecordCodec {
    * records, none larger than {@code maxRecordBytes}. Allocates nothing.
    */
   public static Validation validate(ByteBuffer records, int count, int maxRecordBytes) {
+    Validation v = validate(records, count, maxRecordBytes, null);
+    return v == Validation.PLAIN ? Validation.OK : v;
+  }
+
+  /**
+   * {@link #validate(ByteBuffer, int, int)}, in the same single walk also telling whether the records are
+   * {@link Validation#PLAIN}: none has a key (a null key; an empty one is a key) and none a header named
+   * {@code plainHeader} (UTF-8 bytes; null: the answer is never PLAIN).
+   */
+  public static Validation validate(ByteBuffer records, int count, int maxRecordBytes, byte[] plainHeader) {
     ByteBuffer b = records.duplicate();
+    boolean plain = plainHeader != null;
     try {
       for (int i = 0; i < count; i++) {
         int bodyLength = readVarint(b);
@@ -83,6 +99,8 @@ public final class RecordCodec {
         }
         int end = b.position() + bodyLength;
         readVarlong(b);
+        // A null key is the one-byte varint zigzag(-1) = 1.
+        plain &= b.get(b.position()) == 1;
         skipBytes(b, end);
         skipBytes(b, end);
         int headers = readVarint(b);
@@ -94,6 +112,9 @@ public final class RecordCodec {
           if (keyLength < 0 || b.position() + keyLength > end) {
             return Validation.CORRUPT;
           }
+          if (plain && keyLength == plainHeader.length && regionEquals(b, b.position(), plainHeader)) {
+            plain = false;
+          }
           b.position(b.position() + keyLength);
           skipBytes(b, end);
         }
@@ -101,7 +122,10 @@ public final class RecordCodec {
           return Validation.CORRUPT;
         }
       }
-      return b.hasRemaining() ? Validation.CORRUPT : Validation.OK;
+      if (b.hasRemaining()) {
+        return Validation.CORRUPT;
+      }
+      return plain ? Validation.PLAIN : Validation.OK;
     } catch (RuntimeException e) {
       return Validation.CORRUPT;
     }
@@ -286,6 +310,15 @@ public final class RecordCodec {
     byte[] bytes = new byte[length];
     b.get(bytes);
     return bytes;
+  }
+
+  private static boolean regionEquals(ByteBuffer b, int at, byte[] expected) {
+    for (int k = 0; k < expected.length; k++) {
+      if (b.get(at + k) != expected[k]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static void skipBytes(ByteBuffer b, int end) {

@@ -82,6 +82,30 @@ class RecordCodecTest {
   }
 
   @Test
+  void validateShouldTellPlainRecordsOnlyWithoutKeysAndWithoutTheNamedHeader() {
+    byte[] ttl = "raftmq.ttl.ms".getBytes(StandardCharsets.UTF_8);
+    TestBatches.Rec plain = new TestBatches.Rec(1, null, "v".getBytes(), Map.of("trace", "x".getBytes()));
+    ByteBuffer plainOnly = TestBatches.records(List.of(plain, new TestBatches.Rec(2, null, null, Map.of())));
+    assertThat(RecordCodec.validate(plainOnly, 2, 1024, ttl)).isEqualTo(RecordCodec.Validation.PLAIN);
+    assertThat(RecordCodec.validate(plainOnly, 2, 1024)).isEqualTo(RecordCodec.Validation.OK);
+    assertThat(RecordCodec.validate(plainOnly, 2, 1024, null)).isEqualTo(RecordCodec.Validation.OK);
+
+    ByteBuffer emptyKey = TestBatches.records(List.of(plain, new TestBatches.Rec(2, new byte[0], null, Map.of())));
+    assertThat(RecordCodec.validate(emptyKey, 2, 1024, ttl)).isEqualTo(RecordCodec.Validation.OK);
+    ByteBuffer withTtl = TestBatches.records(List.of(plain, new TestBatches.Rec(2, null, null,
+        Map.of("raftmq.ttl.ms", "5".getBytes()))));
+    assertThat(RecordCodec.validate(withTtl, 2, 1024, ttl)).isEqualTo(RecordCodec.Validation.OK);
+    // A header whose name only starts like the named one does not count.
+    ByteBuffer lookalike = TestBatches.records(List.of(new TestBatches.Rec(2, null, null,
+        Map.of("raftmq.ttl.msx", "5".getBytes(), "raftmq.ttl.m", new byte[0]))));
+    assertThat(RecordCodec.validate(lookalike, 1, 1024, ttl)).isEqualTo(RecordCodec.Validation.PLAIN);
+    // Corruption and size still win over plainness.
+    assertThat(RecordCodec.validate(plainOnly, 3, 1024, ttl)).isEqualTo(RecordCodec.Validation.CORRUPT);
+    ByteBuffer big = TestBatches.records(List.of(new TestBatches.Rec(1, null, new byte[2000], Map.of())));
+    assertThat(RecordCodec.validate(big, 1, 1000, ttl)).isEqualTo(RecordCodec.Validation.TOO_LARGE);
+  }
+
+  @Test
   void validateShouldFlagRecordsAboveTheMaximum() {
     ByteBuffer b = TestBatches.records(List.of(new TestBatches.Rec(1, null, new byte[2000], Map.of())));
     assertThat(RecordCodec.validate(b, 1, 1000)).isEqualTo(RecordCodec.Validation.TOO_LARGE);

@@ -37,6 +37,12 @@ public final class PartitionCore {
   private final PartitionLog log;
   private final ProducerTable producers = new ProducerTable();
   private volatile long nextOffset;
+  /**
+   * Offsets from here up to {@link #nextOffset} hold only records appended as plain (no key, no TTL
+   * header; {@link AppendBatch#getPlain}). Starts at the end of what was loaded (unknown below), and
+   * is written before {@link #nextOffset}, so a reader that reads nextOffset first sees it current.
+   */
+  private volatile long plainFrom;
   private long logTimeMs;
   private long logStartOffset;
   private long lastExpiryCheckMs;
@@ -50,6 +56,7 @@ public final class PartitionCore {
     this.log = log;
     this.nextOffset = log.isEmpty() ? 0 : log.logStartOffset();
     this.logStartOffset = this.nextOffset;
+    this.plainFrom = this.nextOffset;
   }
 
   /** A partition restored from {@code snapshot} over a log that holds at least what it covers. */
@@ -60,6 +67,7 @@ public final class PartitionCore {
           + " but the snapshot covers up to " + snapshot.getNextOffset());
     }
     core.nextOffset = snapshot.getNextOffset();
+    core.plainFrom = core.nextOffset;
     core.logTimeMs = snapshot.getLogTimeMs();
     core.logStartOffset = snapshot.getLogStartOffset();
     core.lastExpiryCheckMs = snapshot.getLogTimeMs();
@@ -141,6 +149,9 @@ public final class PartitionCore {
     }
     if (idempotent) {
       producers.record(producerId, batch.getProducerEpoch(), batch.getBaseSequence(), count, baseOffset, logTimeMs);
+    }
+    if (!batch.getPlain()) {
+      plainFrom = baseOffset + count;
     }
     nextOffset = baseOffset + count;
     return reply(PartitionStatus.APPENDED, "", baseOffset);
@@ -311,6 +322,14 @@ public final class PartitionCore {
 
   public long logTimeMs() {
     return logTimeMs;
+  }
+
+  /**
+   * The lowest offset from which every record up to the high watermark is known to be plain: no key
+   * and no TTL header. Read {@link #nextOffset()} first; any thread.
+   */
+  public long plainFrom() {
+    return plainFrom;
   }
 
   public long logStartOffset() {

@@ -306,6 +306,15 @@ public final class PartitionStateMachine extends BaseStateMachine {
     return c == null ? 0 : c.nextOffset();
   }
 
+  /**
+   * Offsets from here up to the high watermark (read that first) hold only records with no key and no
+   * TTL header, as far as this replica knows; Long.MAX_VALUE before the state is loaded.
+   */
+  public long plainFrom() {
+    PartitionCore c = core;
+    return c == null ? Long.MAX_VALUE : c.plainFrom();
+  }
+
   public long logStartOffset() {
     PartitionCore c = core;
     return c == null ? 0 : c.logStartOffset();

@@ -54,6 +54,36 @@ class PartitionCoreTest {
     }
   }
 
+  /**
+   * plainFrom: the offsets from which every record up to the end was appended as plain. Unknown below
+   * the end of what was loaded; a duplicate changes nothing.
+   */
+  @Test
+  void shouldTrackWhereThePlainRecordsBegin() throws IOException {
+    try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+      PartitionCore core = new PartitionCore(log);
+      assertThat(core.plainFrom()).isZero();
+      core.apply(plain(append(-1, 0, 0, 3, 1)), 1);
+      assertThat(core.plainFrom()).isZero();
+      core.apply(append(-1, 0, 0, 2, 2), 2); // offsets 3..4, not plain
+      assertThat(core.plainFrom()).isEqualTo(5);
+      core.apply(plain(append(7, 0, 0, 4, 3)), 3);
+      assertThat(core.plainFrom()).isEqualTo(5);
+      assertThat(core.apply(append(7, 0, 0, 4, 4), 4).getStatus()).isEqualTo(PartitionStatus.DUPLICATE);
+      assertThat(core.plainFrom()).isEqualTo(5);
+      assertThat(core.nextOffset()).isEqualTo(9);
+
+      PartitionCore restored = PartitionCore.restore(log, core.snapshot(4));
+      assertThat(restored.plainFrom()).as("unknown below what the snapshot covers").isEqualTo(9);
+      restored.apply(plain(append(-1, 0, 0, 1, 5)), 5);
+      assertThat(restored.plainFrom()).isEqualTo(9);
+    }
+  }
+
+  private static PartitionCommand plain(PartitionCommand append) {
+    return append.toBuilder().setAppendBatch(append.getAppendBatch().toBuilder().setPlain(true)).build();
+  }
+
   @Test
   void shouldReturnOriginalOffsetsForARetriedBatch() throws IOException {
     try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
