@@ -47,8 +47,10 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "queue", sortOptions = false,
     description = {"Measure queue-group throughput: C queue consumers (own connections and threads) receive and ack.",
-        "By default a backlog is produced first (--produce-first, 100000 messages), then drained; --messages N "
-            + "produces N while the consumers run; --duration alone produces and consumes for that long.",
+        "By default a backlog is produced first (--produce-first, 100000 messages), then drained once every "
+            + "replica has applied it (a follower still catching up would compete with the drain; at most 2 min); "
+            + "--messages N produces N while the consumers run; --duration alone produces and consumes for that "
+            + "long.",
         "Prints: N messages received and acked, X msg/s, Y MB/s; and the Raft entries per message acked (from the "
             + "partitions' applied indexes before and after, read from the nodes' /metrics)."})
 final class BenchQueueCommand implements Callable<Integer> {
@@ -179,6 +181,8 @@ final class BenchQueueCommand implements Callable<Integer> {
             err.flush();
             return RaftMqCli.EXIT_ERROR;
           }
+          out.println(awaitReplicas(client, cli));
+          out.flush();
           // Everything the group has to process, this backlog and anything left from before.
           target = cli.await(client.admin().describeQueue(topic, groupId)).backlog();
           before = appliedIndexes(client, cli, n);
@@ -311,6 +315,41 @@ final class BenchQueueCommand implements Callable<Integer> {
    * their /metrics; partitions no node reported are missing.
    */
   private Map<Integer, Long> appliedIndexes(RaftMqClient client, RaftMqCli cli, int n) {
+    return appliedIndexes(client, cli, Math::max);
+  }
+
+  /**
+   * Waits (up to {@link #CATCH_UP_LIMIT}) until every node that reports a partition of the topic has
+   * applied as far as the others: the backlog was acknowledged at a quorum, and a replica still
+   * catching up would otherwise compete with the drain for the machine. Returns what to print.
+   */
+  private String awaitReplicas(RaftMqClient client, RaftMqCli cli) throws InterruptedException {
+    long start = System.nanoTime();
+    while (true) {
+      Map<Integer, Long> max = appliedIndexes(client, cli, Math::max);
+      Map<Integer, Long> min = appliedIndexes(client, cli, Math::min);
+      long behind = 0;
+      for (Map.Entry<Integer, Long> e : max.entrySet()) {
+        behind += e.getValue() - min.getOrDefault(e.getKey(), e.getValue());
+      }
+      long elapsed = System.nanoTime() - start;
+      if (behind == 0) {
+        return String.format(Locale.ROOT, "replicas caught up with the backlog in %.1f s", elapsed / 1e9);
+      }
+      if (elapsed > CATCH_UP_LIMIT.toNanos()) {
+        return "replicas still " + behind + " entries behind after " + Durations.format(CATCH_UP_LIMIT)
+            + "; draining anyway";
+      }
+      Thread.sleep(200);
+    }
+  }
+
+  /** How long the backlog mode waits for lagging replicas before it drains. */
+  static final Duration CATCH_UP_LIMIT = Duration.ofSeconds(120);
+
+  /** Each partition's applied Raft index of the topic, combined over the nodes that report it. */
+  private Map<Integer, Long> appliedIndexes(RaftMqClient client, RaftMqCli cli,
+      java.util.function.BinaryOperator<Long> combine) {
     ClusterMetadata md = client.metadata(cli.requestTimeout());
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
     Map<Integer, Long> max = new HashMap<>();
@@ -323,7 +362,7 @@ final class BenchQueueCommand implements Callable<Integer> {
                 URI.create("http://" + node.host() + ":" + node.httpPort() + "/metrics"))
             .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() == 200) {
-          appliedIndexes(r.body(), topic).forEach((p, i) -> max.merge(p, i, Math::max));
+          appliedIndexes(r.body(), topic).forEach((p, i) -> max.merge(p, i, combine));
         }
       } catch (java.io.IOException e) {
         // that node's figures are missing; the leader's are what counts
