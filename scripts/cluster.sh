@@ -81,7 +81,10 @@ node_pid() {
   else
     args="$(ps -ww -o args= -p "$pid" 2>/dev/null || true)"
   fi
-  if [[ "$args" == *io.raftmq.cli.RaftMqCli*"--data-dir $(node_dir "$1")"* ]]; then
+  # The JVM, or still its launcher (nohup, then bin/raftmq, before they exec java: a node started a
+  # moment ago on a busy machine).
+  if [[ "$args" == *io.raftmq.cli.RaftMqCli*"--data-dir $(node_dir "$1")"* ||
+    "$args" == *"$RAFTMQ node start"*"--data-dir $(node_dir "$1")"* ]]; then
     echo "$pid"
   fi
 }

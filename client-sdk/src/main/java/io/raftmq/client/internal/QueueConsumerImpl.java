@@ -149,6 +149,9 @@ public final class QueueConsumerImpl implements QueueConsumer {
   List<DeliveryImpl> doReceive(int max, Duration wait) {
     long deadline = System.nanoTime() + wait.toNanos();
     ensureTopics();
+    // Settles still lingering go out first, ahead of the receives on the same connections: they free
+    // in-flight room before the broker leases again, and need not wait out the linger.
+    settles.flush();
     boolean first = true;
     synchronized (this) {
       while (true) {
