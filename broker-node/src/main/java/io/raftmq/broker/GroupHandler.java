@@ -255,8 +255,15 @@ final class GroupHandler {
     }
     PartitionDirectory.LocalPartition lp = ctx.partitions.get(topicName, partition);
     if (!req.getClaim()) {
-      if (lp == null) {
-        return done(r.setError(ErrorCode.NOT_LEADER).setLeader(ctx.leaderHintFor(topic, partition)));
+      // Only the leader answers, once it has applied everything committed before its term: a follower
+      // applies a commit after the leader acknowledged it, so its answer could be older than a commit
+      // the asker has already seen succeed.
+      if (lp == null || !lp.isLeader()) {
+        return done(r.setError(ErrorCode.NOT_LEADER).setErrorMessage("node " + ctx.config.nodeId()
+            + " does not lead " + topicName + "-" + partition).setLeader(ctx.leaderHintFor(topic, partition)));
+      }
+      if (!lp.isLeaderReady()) {
+        return done(r.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("the new leader is not ready yet"));
       }
       return done(describeOffset(r, lp, lp.stateMachine.groupOffset(req.getGroup())));
     }

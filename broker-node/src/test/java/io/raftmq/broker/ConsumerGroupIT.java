@@ -20,9 +20,11 @@ import io.raftmq.client.TopicPartition;
 import io.raftmq.protocol.ApiKey;
 import io.raftmq.protocol.CommitOffsetsRequest;
 import io.raftmq.protocol.ErrorCode;
+import io.raftmq.protocol.FetchOffsetsRequest;
 import io.raftmq.protocol.GroupHeartbeatRequest;
 import io.raftmq.protocol.OffsetCommit;
 import io.raftmq.protocol.Request;
+import io.raftmq.protocol.TopicPartitions;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -322,6 +324,17 @@ class ConsumerGroupIT {
             .setGroupHeartbeat(GroupHeartbeatRequest.newBuilder().setGroup("bad group!").setMemberId("x")
                 .addTopics(topic)).build());
         assertThat(bad.header().getGroupHeartbeat().getError()).isIn(ErrorCode.INVALID_GROUP_ID, ErrorCode.NOT_LEADER);
+      }
+      // Committed offsets are read from the partition's leader only: a follower applies a commit after the
+      // leader acknowledged it, so it could answer with an offset older than one already committed.
+      int follower = leader % 3 + 1;
+      try (RawConnection raw = new RawConnection("127.0.0.1", cluster.node(follower).clientPort())) {
+        var fromFollower = raw.call(Request.newBuilder().setCorrelationId(10).setApiKey(ApiKey.FETCH_OFFSETS)
+            .setFetchOffsets(FetchOffsetsRequest.newBuilder().setGroup("fence-g")
+                .addPartitions(TopicPartitions.newBuilder().setTopic(topic).addPartitions(0))).build());
+        var result = fromFollower.header().getFetchOffsets().getResults(0);
+        assertThat(result.getError()).as("node %d follows", follower).isEqualTo(ErrorCode.NOT_LEADER);
+        assertThat(result.hasLeader()).as("with a hint to the leader").isTrue();
       }
       assertThat(committed("fence-g", tp)).as("nothing changed").isEqualTo(committed);
       assertThatThrownBy(() -> ConsumerConfig.builder().groupId("bad group!").build())
