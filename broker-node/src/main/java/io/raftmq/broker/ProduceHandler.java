@@ -19,6 +19,7 @@ import io.raftmq.raft.proto.PartitionCommand;
 import io.raftmq.raft.proto.PartitionReply;
 import io.raftmq.raft.proto.TopicRecord;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
@@ -43,7 +44,7 @@ final class ProduceHandler {
   static final int MAX_BATCH_BYTES = 4 * 1024 * 1024 - 64 * 1024;
   private static final int DEFAULT_TIMEOUT_MS = 30_000;
   /** Records without a key and without this header are appended as plain (AppendBatch.plain). */
-  private static final byte[] TTL_HEADER = DeadLetters.TTL_HEADER.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+  private static final byte[] TTL_HEADER = DeadLetters.TTL_HEADER.getBytes(StandardCharsets.UTF_8);
 
   private final BrokerContext ctx;
 

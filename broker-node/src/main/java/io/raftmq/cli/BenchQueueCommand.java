@@ -315,7 +315,9 @@ final class BenchQueueCommand implements Callable<Integer> {
    * their /metrics; partitions no node reported are missing.
    */
   private Map<Integer, Long> appliedIndexes(RaftMqClient client, RaftMqCli cli, int n) {
-    return appliedIndexes(client, cli, Math::max);
+    Map<Integer, Long> max = new HashMap<>();
+    appliedIndexesByNode(client, cli).forEach(node -> node.forEach((p, i) -> max.merge(p, i, Math::max)));
+    return max;
   }
 
   /**
@@ -326,12 +328,7 @@ final class BenchQueueCommand implements Callable<Integer> {
   private String awaitReplicas(RaftMqClient client, RaftMqCli cli) throws InterruptedException {
     long start = System.nanoTime();
     while (true) {
-      Map<Integer, Long> max = appliedIndexes(client, cli, Math::max);
-      Map<Integer, Long> min = appliedIndexes(client, cli, Math::min);
-      long behind = 0;
-      for (Map.Entry<Integer, Long> e : max.entrySet()) {
-        behind += e.getValue() - min.getOrDefault(e.getKey(), e.getValue());
-      }
+      long behind = entriesBehind(appliedIndexesByNode(client, cli));
       long elapsed = System.nanoTime() - start;
       if (behind == 0) {
         return String.format(Locale.ROOT, "replicas caught up with the backlog in %.1f s", elapsed / 1e9);
@@ -347,12 +344,27 @@ final class BenchQueueCommand implements Callable<Integer> {
   /** How long the backlog mode waits for lagging replicas before it drains. */
   static final Duration CATCH_UP_LIMIT = Duration.ofSeconds(120);
 
-  /** Each partition's applied Raft index of the topic, combined over the nodes that report it. */
-  private Map<Integer, Long> appliedIndexes(RaftMqClient client, RaftMqCli cli,
-      java.util.function.BinaryOperator<Long> combine) {
+  /**
+   * Over one scrape of every node (each node's applied index per partition): the entries the replicas
+   * lack, summed over partitions, each partition's replicas against the furthest of them.
+   */
+  static long entriesBehind(List<Map<Integer, Long>> byNode) {
+    Map<Integer, Long> max = new HashMap<>();
+    byNode.forEach(node -> node.forEach((p, i) -> max.merge(p, i, Math::max)));
+    long behind = 0;
+    for (Map<Integer, Long> node : byNode) {
+      for (Map.Entry<Integer, Long> e : node.entrySet()) {
+        behind += max.get(e.getKey()) - e.getValue();
+      }
+    }
+    return behind;
+  }
+
+  /** Each reachable node's applied Raft index per partition of the topic, from one scrape of its /metrics. */
+  private List<Map<Integer, Long>> appliedIndexesByNode(RaftMqClient client, RaftMqCli cli) {
     ClusterMetadata md = client.metadata(cli.requestTimeout());
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
-    Map<Integer, Long> max = new HashMap<>();
+    List<Map<Integer, Long>> out = new ArrayList<>();
     for (NodeAddress node : md.nodes()) {
       if (node.httpPort() <= 0) {
         continue;
@@ -362,16 +374,16 @@ final class BenchQueueCommand implements Callable<Integer> {
                 URI.create("http://" + node.host() + ":" + node.httpPort() + "/metrics"))
             .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() == 200) {
-          appliedIndexes(r.body(), topic).forEach((p, i) -> max.merge(p, i, combine));
+          out.add(appliedIndexes(r.body(), topic));
         }
       } catch (java.io.IOException e) {
         // that node's figures are missing; the leader's are what counts
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        return max;
+        return out;
       }
     }
-    return max;
+    return out;
   }
 
   private static final Pattern APPLIED = Pattern.compile("^raftmq_raft_applied_index\\{([^}]*)\\}\\s+(\\S+)");

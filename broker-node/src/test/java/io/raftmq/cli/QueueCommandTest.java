@@ -433,6 +433,12 @@ class QueueCommandTest {
         .isEqualTo("raft entries per message acked: 0.5000 (50 entries in 2 partitions for 100 messages; queue "
             + "commands only: receives, settles, expiries)");
     assertThat(BenchQueueCommand.entriesLine(Map.of(0, 100L), Map.of(0, 130L), 100, 2, true)).contains("unknown");
+    // Replica lag from one scrape: each partition's replicas against its furthest; one lagging partition
+    // is not hidden by another.
+    assertThat(BenchQueueCommand.entriesBehind(List.of(Map.of(0, 100L, 1, 50L), Map.of(0, 100L, 1, 45L),
+        Map.of(0, 97L)))).isEqualTo(8);
+    assertThat(BenchQueueCommand.entriesBehind(List.of(Map.of(0, 100L, 1, 50L), Map.of(0, 100L, 1, 50L))))
+        .isZero();
   }
 
   @Test
