@@ -255,17 +255,14 @@ final class GroupHandler {
     }
     PartitionDirectory.LocalPartition lp = ctx.partitions.get(topicName, partition);
     if (!req.getClaim()) {
-      // Only the leader answers, once it has applied everything committed before its term: a follower
-      // applies a commit after the leader acknowledged it, so its answer could be older than a commit
-      // the asker has already seen succeed.
-      if (lp == null || !lp.isLeader()) {
-        return done(r.setError(ErrorCode.NOT_LEADER).setErrorMessage("node " + ctx.config.nodeId()
-            + " does not lead " + topicName + "-" + partition).setLeader(ctx.leaderHintFor(topic, partition)));
-      }
-      if (!lp.isLeaderReady()) {
-        return done(r.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("the new leader is not ready yet"));
-      }
-      return done(describeOffset(r, lp, lp.stateMachine.groupOffset(req.getGroup())));
+      // Only the leader answers, and only after a read barrier: a follower applies a commit after the
+      // leader acknowledged it, and a leader deposed without knowing it yet (paused, cut off) misses
+      // commits of its successor; either could answer with an offset older than a commit the asker has
+      // already seen succeed. The barrier, a no-op command committed after the request arrived, proves
+      // this node still led then and that every earlier commit is applied here.
+      return commands.readBarrier(topic, partition, COMMIT_TIMEOUT_MS)
+          .thenApply(v -> describeOffset(r, lp, lp.stateMachine.groupOffset(req.getGroup())).build())
+          .exceptionally(e -> failed(r, e));
     }
     PartitionCommand command = PartitionCommand.newBuilder()
         .setLeaderTimeMs(System.currentTimeMillis())
@@ -282,14 +279,16 @@ final class GroupHandler {
         return r.setError(ErrorCode.INVALID_REQUEST).setErrorMessage(reply.getStatus() + ": " + reply.getMessage()).build();
       }
       return describeOffset(r, lp, lp.stateMachine.groupOffset(req.getGroup())).build();
-    }).exceptionally(e -> {
-      PartitionCommands.Failure f = PartitionCommands.unwrap(e);
-      r.setError(f.code).setErrorMessage(f.getMessage());
-      if (f.leader != null) {
-        r.setLeader(f.leader);
-      }
-      return r.build();
-    });
+    }).exceptionally(e -> failed(r, e));
+  }
+
+  private static PartitionCommittedOffset failed(PartitionCommittedOffset.Builder r, Throwable e) {
+    PartitionCommands.Failure f = PartitionCommands.unwrap(e);
+    r.setError(f.code).setErrorMessage(f.getMessage());
+    if (f.leader != null) {
+      r.setLeader(f.leader);
+    }
+    return r.build();
   }
 
   private static PartitionCommittedOffset.Builder describeOffset(PartitionCommittedOffset.Builder r,

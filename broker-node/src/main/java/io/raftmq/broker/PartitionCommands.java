@@ -4,6 +4,8 @@ import io.raftmq.protocol.ErrorCode;
 import io.raftmq.protocol.LeaderHint;
 import io.raftmq.raft.proto.PartitionCommand;
 import io.raftmq.raft.proto.PartitionReply;
+import io.raftmq.raft.proto.PartitionStatus;
+import io.raftmq.raft.proto.ReadBarrier;
 import io.raftmq.raft.proto.TopicRecord;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -73,6 +75,24 @@ final class PartitionCommands {
     ctx.timer.schedule(() -> result.completeExceptionally(new Failure(ErrorCode.REQUEST_TIMED_OUT,
         "not committed within " + timeoutMs + " ms; it may still be", null)), timeoutMs, TimeUnit.MILLISECONDS);
     return result;
+  }
+
+  /**
+   * Completes once this node has committed a {@code ReadBarrier} as the partition's leader, after the
+   * call: it still led then, and every command committed before the call is applied here, so the
+   * partition's local state read afterwards is linearizable. Fails with a {@link Failure} (NOT_LEADER
+   * with a hint, ...) on a node that no longer leads, including one deposed without knowing it yet.
+   */
+  CompletableFuture<Void> readBarrier(TopicRecord topic, int partition, long timeoutMs) {
+    PartitionCommand barrier = PartitionCommand.newBuilder().setLeaderTimeMs(System.currentTimeMillis())
+        .setPartition(partition).setReadBarrier(ReadBarrier.getDefaultInstance()).build();
+    return propose(topic, partition, barrier, timeoutMs).thenApply(reply -> {
+      if (reply.getStatus() != PartitionStatus.DONE) {
+        // Only a replica that does not know the command answers so: treat it as unconfirmed.
+        throw new Failure(ErrorCode.LEADER_NOT_AVAILABLE, "read barrier: " + reply.getStatus(), null);
+      }
+      return null;
+    });
   }
 
   private Failure failure(Throwable e) {

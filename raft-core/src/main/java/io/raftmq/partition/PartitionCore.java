@@ -108,6 +108,8 @@ public final class PartitionCore {
         GroupOffset removed = groups.remove(command.getDeleteGroupOffset().getGroup());
         return groupReply(PartitionStatus.DONE, removed == null ? "no offsets" : "", null);
       }
+      case READ_BARRIER:
+        return reply(PartitionStatus.DONE, "", -1);
       case COMMAND_NOT_SET:
       default:
         return reply(PartitionStatus.INVALID_COMMAND, "unknown command " + command.getCommandCase(), -1);

@@ -217,6 +217,24 @@ class PartitionCoreTest {
   }
 
   @Test
+  void aReadBarrierCommitsAndChangesNothing() throws IOException {
+    try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
+      PartitionCore core = new PartitionCore(log);
+      core.apply(append(-1, 0, 0, 10, 1), 1);
+      core.apply(commit("g", 2, 7, 2), 2);
+      var before = core.snapshot(2);
+      PartitionReply reply = core.apply(PartitionCommand.newBuilder().setLeaderTimeMs(2).setPartition(0)
+          .setReadBarrier(io.raftmq.raft.proto.ReadBarrier.getDefaultInstance()).build(), 3);
+      assertThat(reply.getStatus()).isEqualTo(PartitionStatus.DONE);
+      assertThat(core.snapshot(2)).as("no state changed").isEqualTo(before);
+      // A replica that predates the command sees an unknown one, which changes nothing either.
+      PartitionReply unknown = core.apply(PartitionCommand.newBuilder().setLeaderTimeMs(2).build(), 4);
+      assertThat(unknown.getStatus()).isEqualTo(PartitionStatus.INVALID_COMMAND);
+      assertThat(core.snapshot(2)).isEqualTo(before);
+    }
+  }
+
+  @Test
   void shouldKeepGroupOffsetsInTheSnapshot() throws IOException {
     try (PartitionLog log = PartitionLog.open(dir, SMALL_SEGMENTS)) {
       PartitionCore core = new PartitionCore(log);
