@@ -155,12 +155,21 @@ cluster_status() {
   "$RAFTMQ" --bootstrap "$(bootstrap)" --request-timeout 3s cluster status
 }
 
+# Whether the process started for node N (its pid file) is still alive. Used while the nodes this
+# script just started come up, instead of node_pid: a starting node's command line is briefly this
+# script's (forked, not yet exec'd), empty (mid-exec) or the launcher's.
+started_alive() {
+  local pid
+  pid="$(tr -dc '0-9' 2>/dev/null <"$(pid_file "$1")" || true)"
+  [[ -n "$pid" && "$pid" != 0 ]] && kill -0 "$pid" 2>/dev/null
+}
+
 wait_healthy() {
   local deadline=$((SECONDS + WAIT_SECONDS)) n
   echo "waiting up to ${WAIT_SECONDS}s for the cluster to become healthy ..."
   while ((SECONDS < deadline)); do
     for ((n = 1; n <= NODES; n++)); do
-      if [[ -z "$(node_pid "$n")" ]]; then
+      if ! started_alive "$n"; then
         echo "node $n exited; last lines of $(log_file "$n"):" >&2
         tail -n 20 "$(log_file "$n")" >&2 || true
         return 1
