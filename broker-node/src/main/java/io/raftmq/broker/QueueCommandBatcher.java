@@ -103,9 +103,13 @@ final class QueueCommandBatcher {
       proposed = CompletableFuture.failedFuture(e);
     }
     // Callers' futures are never completed under the lock (their continuations take other locks, and
-    // submit is called under those): an entry that failed at once is finished on the executor.
+    // submit is called under those): an entry that failed at once is finished on the executor. So is
+    // every failed entry: Ratis fails a stepping-down leader's pending entries on the thread holding the
+    // division's lock, and finishing there (this lock, then a proposal) deadlocks against a submit that
+    // holds this lock while its proposal waits for the division's. Committed entries complete on the
+    // apply thread, which holds no lock of Ratis': they finish there.
     proposed.whenComplete((reply, e) -> {
-      if (Thread.holdsLock(this)) {
+      if (e != null || Thread.holdsLock(this)) {
         try {
           executor.execute(() -> finish(batch, reply, e));
         } catch (RejectedExecutionException shuttingDown) {

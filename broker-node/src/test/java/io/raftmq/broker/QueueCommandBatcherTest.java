@@ -62,6 +62,54 @@ class QueueCommandBatcherTest {
     pending.get(i).complete(reply);
   }
 
+  /**
+   * Ratis fails a stepping-down leader's pending entries on the thread that holds the division's lock
+   * (here: the stand-in's lock, which propose takes too, as Ratis' append does). Finishing such an entry
+   * there, which takes the batcher's lock to propose the next one, deadlocked against a submit that held
+   * the batcher's lock while its proposal waited for the division's: the division stopped for good
+   * (seen in the chaos suite as a follower that never caught up again). Failures finish on the executor.
+   */
+  @Test
+  void anEntryFailedUnderTheDivisionsLockDoesNotDeadlockWithAProposalWaitingForIt() throws Exception {
+    QueueCommandBatcher b = batcher();
+    CompletableFuture<PartitionReply> first = b.submit(cmd("a"));
+    java.util.concurrent.CountDownLatch holding = new java.util.concurrent.CountDownLatch(1);
+    Thread[] proposer = new Thread[1];
+    Thread stepDown = new Thread(() -> {
+      synchronized (proposed) {
+        holding.countDown();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (proposer[0] == null || proposer[0].getState() != Thread.State.BLOCKED) {
+          if (System.nanoTime() > deadline) {
+            return;
+          }
+          Thread.onSpinWait();
+        }
+        pending.get(0).completeExceptionally(new IllegalStateException("not the leader any more"));
+      }
+    }, "step-down");
+    proposer[0] = new Thread(() -> {
+      try {
+        holding.await();
+      } catch (InterruptedException e) {
+        return;
+      }
+      b.submit(cmd("b"));
+    }, "proposer");
+    stepDown.setDaemon(true);
+    proposer[0].setDaemon(true);
+    stepDown.start();
+    proposer[0].start();
+    stepDown.join(TimeUnit.SECONDS.toMillis(20));
+    proposer[0].join(TimeUnit.SECONDS.toMillis(20));
+    assertThat(stepDown.isAlive() || proposer[0].isAlive()).as("deadlocked").isFalse();
+    assertThat(first).failsWithin(5, TimeUnit.SECONDS).withThrowableThat()
+        .havingRootCause().withMessage("not the leader any more");
+    synchronized (proposed) {
+      assertThat(proposed).as("the second command was proposed").hasSize(2);
+    }
+  }
+
   @Test
   void sendsAloneWhileThePipelineHasRoomThenGathersWhatWaits() throws Exception {
     QueueCommandBatcher b = batcher();
@@ -97,8 +145,14 @@ class QueueCommandBatcherTest {
     CompletableFuture<PartitionReply> c = b.submit(cmd("c"));
     CompletableFuture<PartitionReply> d = b.submit(cmd("d"));
     pending.get(0).completeExceptionally(new PartitionCommands.Failure(ErrorCode.NOT_LEADER, "moved", null));
-    assertThat(proposed).hasSize(3);
+    // A failed entry finishes on the executor, and the next one goes from there.
+    org.awaitility.Awaitility.await().atMost(10, TimeUnit.SECONDS).untilAsserted(() -> {
+      synchronized (proposed) {
+        assertThat(proposed).hasSize(3);
+      }
+    });
     pending.get(2).completeExceptionally(new PartitionCommands.Failure(ErrorCode.NOT_LEADER, "moved", null));
+    org.awaitility.Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> c.isDone() && d.isDone());
     assertThat(c).isCompletedExceptionally();
     assertThat(d).isCompletedExceptionally();
     assertThat(PartitionCommands.unwrap(catchFailure(d)).code).isEqualTo(ErrorCode.NOT_LEADER);
