@@ -12,6 +12,8 @@
 #   --shrink T        on a failure, spend up to T more runs shrinking its schedule (shrunk-schedule.json)
 #   --unsafe          nodes run the planted ack-before-commit bug (the suite must then fail)
 #   --group-consumers the consumers join a consumer group (broker commits, rebalances on crashes)
+#   --queue-consumers two consumers of a queue group also take, ack and nack every message (checks:
+#                     queue-lost, queue-redelivery)
 #   --install-stress  32 KiB Raft log segments: the log is purged often, so nearly every fault ends in
 #                     a snapshot install (the regime of the stale-append-after-install bug, now fixed)
 #
@@ -31,8 +33,9 @@ SHRINK=0
 UNSAFE=false
 SEGMENT_BYTES=0
 CONSUMERS=assign
+QUEUE_CONSUMERS=0
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,6 +48,7 @@ while [ $# -gt 0 ]; do
     --unsafe) UNSAFE=true; shift ;;
     --install-stress) SEGMENT_BYTES=32768; shift ;;
     --group-consumers) CONSUMERS=group; shift ;;
+    --queue-consumers) QUEUE_CONSUMERS=2; shift ;;
     -h|--help) usage 0 ;;
     *) echo "chaos.sh: unknown argument '$1'" >&2; usage 2 >&2 ;;
   esac
@@ -66,7 +70,7 @@ status=0
 mvn -B -ntp ${MVN_ARGS:-} -pl chaos-tests test -Dtest=ChaosSoak -Dsurefire.failIfNoSpecifiedTests=false \
   -Dchaos.schedules="$SCHEDULES" -Dchaos.duration="$DURATION" -Dchaos.seed="$SEED" -Dchaos.named="$NAMED" \
   -Dchaos.schedule="$SCHEDULE" -Dchaos.shrink="$SHRINK" -Dchaos.unsafe="$UNSAFE" -Dchaos.raftSegmentBytes="$SEGMENT_BYTES" \
-  -Dchaos.consumers="$CONSUMERS" >chaos-tests/target/chaos-soak-maven.log 2>&1 \
+  -Dchaos.consumers="$CONSUMERS" -Dchaos.queueConsumers="$QUEUE_CONSUMERS" >chaos-tests/target/chaos-soak-maven.log 2>&1 \
   || status=$?
 SUMMARY=chaos-tests/target/chaos-soak-summary.txt
 if [ -f "$SUMMARY" ]; then

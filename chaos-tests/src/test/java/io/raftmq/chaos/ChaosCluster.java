@@ -248,6 +248,23 @@ public final class ChaosCluster implements AutoCloseable {
     return processes[i] != null && processes[i].isAlive();
   }
 
+  /** Writes node {@code i}'s thread dump (jcmd Thread.print) to {@code file}, if it is running. */
+  public synchronized void threadDump(int i, Path file) {
+    if (!isRunning(i)) {
+      return;
+    }
+    try {
+      Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+          String.valueOf(processes[i].pid()), "Thread.print").redirectErrorStream(true)
+          .redirectOutput(file.toFile()).start();
+      p.waitFor(30, TimeUnit.SECONDS);
+    } catch (IOException e) {
+      // best effort: a diagnostic
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** SIGSTOP of node {@code i}. */
   public synchronized void pause(int i) throws IOException {
     if (isRunning(i)) {

@@ -69,10 +69,17 @@ class ChaosGateIT {
     }));
   }
 
+  /** The random schedules; the one of seed 12 also runs queue consumers (queue-lost, queue-redelivery). */
   @TestFactory
   Stream<DynamicTest> randomSchedules() {
-    return gateSeeds().stream().map(seed -> DynamicTest.dynamicTest("random seed " + seed,
-        () -> run(ScheduleGenerator.generate(seed, RANDOM_DURATION_MS))));
+    return gateSeeds().stream().map(seed -> seed == 12L
+        ? DynamicTest.dynamicTest("random seed 12 with queue consumers", () -> {
+          RunResult r = run(ScheduleGenerator.generate(seed, RANDOM_DURATION_MS).named("random-12-queue"),
+              ChaosRunner.Options.defaults().queueConsumers(2));
+          assertThat(r.check("queue-redelivery").counts().get("messages-delivered"))
+              .as("the queue group took messages").isPositive();
+        })
+        : DynamicTest.dynamicTest("random seed " + seed, () -> run(ScheduleGenerator.generate(seed, RANDOM_DURATION_MS))));
   }
 
   /** The log workload with its consumers in a consumer group: commits to the broker, rebalances on crashes. */

@@ -38,10 +38,14 @@ public final class ChaosRunner {
   /** How to run. */
   public record Options(ChaosCluster.Settings settings, LogWorkload.Config workload, Path workDir,
       Path failureDir, boolean keepAlways, boolean groupConsumers) {
-    /** Defaults; {@code -Dchaos.consumers=group} makes the consumers a consumer group. */
+    /**
+     * Defaults; {@code -Dchaos.consumers=group} makes the consumers a consumer group, and
+     * {@code -Dchaos.queueConsumers=N} adds N consumers of a queue group.
+     */
     public static Options defaults() {
       Path target = Path.of(System.getProperty("chaos.target", "target"));
-      return new Options(ChaosCluster.Settings.defaults(), LogWorkload.Config.defaults(),
+      return new Options(ChaosCluster.Settings.defaults(),
+          LogWorkload.Config.defaults().withQueueConsumers(Integer.getInteger("chaos.queueConsumers", 0)),
           target.resolve("chaos-runs"), target.resolve("chaos-failures"), false,
           "group".equals(System.getProperty("chaos.consumers", "assign")));
     }
@@ -56,6 +60,11 @@ public final class ChaosRunner {
 
     public Options groupConsumers(boolean on) {
       return new Options(settings, workload, workDir, failureDir, keepAlways, on);
+    }
+
+    /** Also {@code n} consumers of a queue group on the topic (checked by queue-lost, queue-redelivery). */
+    public Options queueConsumers(int n) {
+      return new Options(settings, workload.withQueueConsumers(n), workDir, failureDir, keepAlways, groupConsumers);
     }
   }
 
@@ -72,7 +81,8 @@ public final class ChaosRunner {
     deleteTree(dir);
     Files.createDirectories(dir);
     schedule.write(dir.resolve("schedule.json"));
-    log("run " + schedule + (options.groupConsumers() ? " with group consumers" : "") + " in " + dir);
+    log("run " + schedule + (options.groupConsumers() ? " with group consumers" : "")
+        + (options.workload().queueConsumers() > 0 ? " with queue consumers" : "") + " in " + dir);
     List<CheckResult> checks = new ArrayList<>();
     Map<String, Integer> faults = Map.of();
     long attempted = 0;
@@ -97,6 +107,13 @@ public final class ChaosRunner {
       LogConsumer.Factory consumers = options.groupConsumers()
           ? GroupLogConsumer.factory(clientFor) : AssignLogConsumer.factory(clientFor);
       LogWorkload workload = new LogWorkload(TOPIC, options.workload(), history, clientFor, consumers);
+      boolean queues = options.workload().queueConsumers() > 0;
+      if (queues) {
+        try (RaftMqClient setup = cluster.client("queue-setup", Duration.ofSeconds(10))) {
+          await(() -> workload.ensureQueueGroup(setup, Duration.ofSeconds(5)), Duration.ofSeconds(60),
+              "the queue group in every partition");
+        }
+      }
       try (RaftMqClient nemesisClient = cluster.client("nemesis")) {
         workload.start();
         await(() -> workload.acked.get() >= 20, Duration.ofSeconds(60), "first acknowledged sends");
@@ -126,7 +143,18 @@ public final class ChaosRunner {
         try (RaftMqClient drainClient = cluster.client("drain")) {
           drained = workload.drain(drainClient, targets, DRAIN_TIMEOUT);
         }
+        boolean queueDrained = true;
+        if (queues) {
+          try (RaftMqClient drainClient = cluster.client("qdrain")) {
+            queueDrained = workload.drainQueue(drainClient, DRAIN_TIMEOUT);
+          }
+        }
         boolean caughtUp = poll(() -> replicasAgree(cluster, partitions), REPLICAS_CATCH_UP);
+        if (!caughtUp || !queueDrained) {
+          for (int i = 1; i <= cluster.size(); i++) {
+            cluster.threadDump(i, dir.resolve("node-" + i + "-threads.txt"));
+          }
+        }
         for (RaftMqClient c : clients) {
           c.close();
         }
@@ -134,7 +162,7 @@ public final class ChaosRunner {
         checks.addAll(new LogChecker(options.workload().idempotent()).check(history.ops()));
         checks.add(ReplicaComparer.compare(cluster, TOPIC, topicId, partitions));
         long violations = (leaders ? 0 : 1) + (healthy ? 0 : 1) + (progress ? 0 : 1) + (stopped ? 0 : 1)
-            + (drained ? 0 : 1) + (caughtUp ? 0 : 1);
+            + (drained ? 0 : 1) + (caughtUp ? 0 : 1) + (queueDrained ? 0 : 1);
         List<String> what = new ArrayList<>();
         if (!leaders) {
           what.add("a partition without a leader " + LEADER_AFTER_HEAL.toSeconds() + " s after healing");
@@ -150,6 +178,9 @@ public final class ChaosRunner {
         }
         if (!drained) {
           what.add("the drain did not reach " + targets + " within " + DRAIN_TIMEOUT.toSeconds() + " s");
+        }
+        if (!queueDrained) {
+          what.add("the queue group still held messages " + DRAIN_TIMEOUT.toSeconds() + " s into its drain");
         }
         if (!caughtUp) {
           what.add("replicas' high watermarks still differ " + REPLICAS_CATCH_UP.toSeconds() + " s after the drain");

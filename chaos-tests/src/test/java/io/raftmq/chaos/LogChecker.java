@@ -30,6 +30,10 @@ import java.util.TreeMap;
  *       offsets (no skip, no step back) starting at the session's start position.
  *   <li>{@code committed-offsets}: a group's committed offset never goes backwards: a fetch sees at
  *       least every commit completed before it began, and at least what an earlier fetch saw.
+ *   <li>With queue consumers: {@code queue-lost}: every acknowledged send was acked by the queue
+ *       group; {@code queue-redelivery}: a message's delivery count only grows (a delivery received
+ *       before another was asked for has the lower count), and no message comes back to a receive
+ *       asked for after its ack completed.
  * </ul>
  *
  * Replica and liveness checks are not history checks; the runner adds them.
@@ -47,8 +51,13 @@ public final class LogChecker {
   /** Runs every history check. */
   public List<CheckResult> check(List<Op> history) {
     Index ix = new Index(history);
-    return List.of(lost(ix), uniqueOffsets(ix), duplicates(ix), phantoms(ix), realTimeOrder(ix),
-        consumerOrder(ix), committedOffsets(ix));
+    List<CheckResult> out = new ArrayList<>(List.of(lost(ix), uniqueOffsets(ix), duplicates(ix), phantoms(ix),
+        realTimeOrder(ix), consumerOrder(ix), committedOffsets(ix)));
+    if (ix.queueReceives > 0) {
+      out.add(queueLost(ix));
+      out.add(queueRedelivery(ix));
+    }
+    return out;
   }
 
   /** An acknowledged send: its value, partition, offset (-1 unknown), invoke and completion times. */
@@ -67,6 +76,14 @@ public final class LogChecker {
     final Map<String, Map<Integer, Long>> sessionStarts = new HashMap<>();
     final List<Op> completedCommits = new ArrayList<>();
     final List<Op> completedFetches = new ArrayList<>();
+    /** Ok queue receives, and each message they leased, by partition and offset. */
+    long queueReceives;
+    final Map<List<Long>, List<Timed>> deliveries = new HashMap<>();
+    /** Ok queue acks by partition and offset, and the values they acked. */
+    final Map<List<Long>, List<Timed>> queueAcks = new HashMap<>();
+    final Set<String> queueAckedValues = new HashSet<>();
+    /** Values whose ack's outcome is unknown (it timed out, say): it may have been applied. */
+    final Set<String> queueMaybeAckedValues = new HashSet<>();
 
     Index(List<Op> history) {
       for (Op op : history) {
@@ -115,6 +132,26 @@ public final class LogChecker {
               completedFetches.add(op);
             }
           }
+          case "q_receive" -> {
+            if (op.type() == Type.OK) {
+              queueReceives++;
+              long invoked = inv == null ? op.timeNanos() : inv.timeNanos();
+              for (Read r : op.reads() == null ? List.<Read>of() : op.reads()) {
+                deliveries.computeIfAbsent(List.of((long) r.partition(), r.offset()), k -> new ArrayList<>())
+                    .add(new Timed(invoked, op.timeNanos(), r.deliveryCount() == null ? -1 : r.deliveryCount(),
+                        op.index(), r.value()));
+              }
+            }
+          }
+          case "q_ack" -> {
+            if (op.type() == Type.OK && inv != null) {
+              queueAcks.computeIfAbsent(List.of((long) inv.partition(), inv.offset()), k -> new ArrayList<>())
+                  .add(new Timed(inv.timeNanos(), op.timeNanos(), -1, op.index(), inv.value()));
+              queueAckedValues.add(inv.value());
+            } else if (op.type() == Type.INFO && inv != null) {
+              queueMaybeAckedValues.add(inv.value());
+            }
+          }
           default -> {
             // nemesis and other operations carry no data to check
           }
@@ -124,6 +161,9 @@ public final class LogChecker {
   }
 
   record SessionRead(String session, Read read, long opIndex) {}
+
+  /** A queue delivery or ack: when it was invoked and completed, its delivery count (-1 for an ack). */
+  record Timed(long invokeNanos, long okNanos, int deliveryCount, long opIndex, String value) {}
 
   CheckResult lost(Index ix) {
     Set<String> read = new HashSet<>();
@@ -381,6 +421,73 @@ public final class LogChecker {
     }
     return new CheckResult("committed-offsets", violations,
         counts("commits", ix.completedCommits.size(), "fetched-offsets-checked", fetchesChecked), examples);
+  }
+
+  /**
+   * Every acknowledged send was acked by the queue group (at least once; nothing is dead-lettered). An
+   * ack whose outcome is unknown (it timed out) may have been applied, and the message then never
+   * comes back: such a value counts as acked-unknown, not lost. That it really was applied is what the
+   * queue drain shows (liveness: the group ends holding nothing, so every message was settled).
+   */
+  CheckResult queueLost(Index ix) {
+    List<String> examples = new ArrayList<>();
+    long lost = 0;
+    long unknown = 0;
+    for (Send s : ix.acked.values()) {
+      if (ix.queueAckedValues.contains(s.value())) {
+        continue;
+      }
+      if (ix.queueMaybeAckedValues.contains(s.value())) {
+        unknown++;
+        continue;
+      }
+      lost++;
+      if (examples.size() < EXAMPLES) {
+        examples.add(s.value() + " acked at " + s.partition() + "/" + s.offset() + " never acked by the queue group");
+      }
+    }
+    return new CheckResult("queue-lost", lost, counts("acked-sends", ix.acked.size(), "queue-acked-values",
+        ix.queueAckedValues.size(), "acked-unknown", unknown), examples);
+  }
+
+  /**
+   * A message's delivery counts only grow: a delivery received before another was asked for has the
+   * lower count (no failover resets one); and a message whose ack completed is never delivered to a
+   * receive asked for after that.
+   */
+  CheckResult queueRedelivery(Index ix) {
+    List<String> examples = new ArrayList<>();
+    long violations = 0;
+    long redelivered = 0;
+    for (Map.Entry<List<Long>, List<Timed>> e : ix.deliveries.entrySet()) {
+      List<Timed> ds = e.getValue();
+      if (ds.size() > 1) {
+        redelivered++;
+      }
+      String at = e.getKey().get(0) + "/" + e.getKey().get(1);
+      for (Timed d1 : ds) {
+        for (Timed d2 : ds) {
+          if (d1.okNanos() < d2.invokeNanos() && d2.deliveryCount() <= d1.deliveryCount()) {
+            violations++;
+            if (examples.size() < EXAMPLES) {
+              examples.add(at + " delivered as attempt " + d2.deliveryCount() + " (op " + d2.opIndex()
+                  + ") after attempt " + d1.deliveryCount() + " (op " + d1.opIndex() + ")");
+            }
+          }
+        }
+        for (Timed a : ix.queueAcks.getOrDefault(e.getKey(), List.of())) {
+          if (a.okNanos() < d1.invokeNanos()) {
+            violations++;
+            if (examples.size() < EXAMPLES) {
+              examples.add(at + " delivered again (op " + d1.opIndex() + ") after its ack completed (op "
+                  + a.opIndex() + ")");
+            }
+          }
+        }
+      }
+    }
+    return new CheckResult("queue-redelivery", violations, counts("messages-delivered", ix.deliveries.size(),
+        "redelivered", redelivered, "acks", ix.queueAcks.values().stream().mapToLong(List::size).sum()), examples);
   }
 
   static Map<String, Long> counts(Object... kv) {

@@ -204,13 +204,101 @@ class LogCheckerTest {
       written.add(inv.complete(Type.OK).withOffset(7));
       Op poll = written.add(Op.of("c1", Type.INVOKE, "poll").withSession("c1"));
       written.add(poll.complete(Type.OK).withReads(List.of(r(2, 7, "p1-0"))).withSession("c1"));
+      Op receive = written.add(Op.of("q1", Type.INVOKE, "q_receive"));
+      written.add(receive.complete(Type.OK).withReads(List.of(q(2, 7, "p1-0", 1))));
+      Op ack = written.add(Op.of("q1", Type.INVOKE, "q_ack").withPartition(2).withOffset(7).withValue("p1-0"));
+      written.add(ack.complete(Type.OK));
     }
     List<Op> ops = History.read(file);
-    assertThat(ops).hasSize(4);
+    assertThat(ops).hasSize(8);
+    assertThat(ops.get(5).reads()).containsExactly(q(2, 7, "p1-0", 1));
     assertThat(ops.get(1).type()).isEqualTo(Type.OK);
     assertThat(ops.get(1).invokeIndex()).isEqualTo(0L);
     assertThat(ops.get(3).reads()).containsExactly(r(2, 7, "p1-0"));
     assertThat(new LogChecker(true).check(ops)).allMatch(CheckResult::ok);
+  }
+
+  /** cleanBase, and a queue group that took and acked every value (p1-2 on its second delivery). */
+  private void cleanQueue() {
+    cleanBase();
+    receive("q1", q(0, 0, "p1-0", 1), q(0, 1, "p1-2", 1), q(1, 0, "p1-1", 1));
+    queueAck("q1", 0, 0, "p1-0");
+    queueAck("q1", 1, 0, "p1-1");
+    receive("q2", q(0, 2, "p2-0", 1), q(1, 1, "p2-1", 1));
+    queueAck("q2", 0, 2, "p2-0");
+    queueAck("q2", 1, 1, "p2-1");
+    receive("q2", q(0, 1, "p1-2", 2)); // q1's lease expired
+    queueAck("q2", 0, 1, "p1-2");
+  }
+
+  @Test
+  void shouldPassACleanQueueHistory() {
+    cleanQueue();
+    Map<String, Long> v = violations();
+    assertThat(v).containsKeys("queue-lost", "queue-redelivery");
+    assertThat(v.values()).allMatch(x -> x == 0);
+  }
+
+  @Test
+  void shouldCheckQueuesOnlyWhereThereWereQueueConsumers() {
+    cleanBase();
+    assertThat(violations()).doesNotContainKeys("queue-lost", "queue-redelivery");
+  }
+
+  @Test
+  void shouldCatchASendTheQueueGroupNeverAcked() {
+    cleanQueue();
+    send("p2", "p2-2", 0, 3);
+    poll("c1", r(0, 3, "p2-2"));
+    receive("q1", q(0, 3, "p2-2", 1)); // received, never acked
+    assertOnly("queue-lost");
+  }
+
+  @Test
+  void shouldCountAnAckWithUnknownOutcomeAsMaybeApplied() {
+    cleanBase();
+    receive("q1", q(0, 0, "p1-0", 1), q(0, 1, "p1-2", 1), q(0, 2, "p2-0", 1), q(1, 0, "p1-1", 1), q(1, 1, "p2-1", 1));
+    queueAck("q1", 0, 0, "p1-0");
+    queueAck("q1", 0, 1, "p1-2");
+    queueAck("q1", 0, 2, "p2-0");
+    queueAck("q1", 1, 0, "p1-1");
+    Op timedOut = h.add(Op.of("q1", Type.INVOKE, "q_ack").withPartition(1).withOffset(1).withValue("p2-1"));
+    h.add(timedOut.complete(Type.INFO).withError("timeout"));
+    List<CheckResult> results = new LogChecker(true).check(h.ops());
+    assertThat(results).allMatch(CheckResult::ok);
+    assertThat(results.stream().filter(c -> c.name().equals("queue-lost")).findFirst().orElseThrow().counts())
+        .containsEntry("acked-unknown", 1L);
+  }
+
+  @Test
+  void shouldCatchADeliveryCountThatWentBack() {
+    cleanQueue();
+    receive("q3", q(0, 2, "p2-0", 1)); // after its ack, and with the count of its first delivery
+    Map<String, Long> v = violations();
+    assertThat(v.get("queue-redelivery")).isEqualTo(2); // the count went back, and it was acked before
+    receive("q3", q(1, 5, "x", 3));
+    receive("q3", q(1, 5, "x", 3));
+    assertThat(violations().get("queue-redelivery")).isEqualTo(3);
+  }
+
+  @Test
+  void shouldCatchAnAckedMessageDeliveredAgain() {
+    cleanQueue();
+    receive("q3", q(1, 1, "p2-1", 2));
+    assertOnly("queue-redelivery");
+  }
+
+  @Test
+  void shouldAllowADeliveryConcurrentWithAnAckOrAnEarlierDelivery() {
+    cleanBase();
+    Op slow = h.add(Op.of("q1", Type.INVOKE, "q_receive"));
+    receive("q2", q(0, 0, "p1-0", 2)); // asked and answered while q1's receive was still open
+    h.add(slow.complete(Type.OK).withReads(List.of(q(0, 0, "p1-0", 1))));
+    Op ack = h.add(Op.of("q2", Type.INVOKE, "q_ack").withPartition(0).withOffset(0).withValue("p1-0"));
+    Op during = h.add(Op.of("q1", Type.INVOKE, "q_receive"));
+    h.add(ack.complete(Type.OK));
+    h.add(during.complete(Type.OK).withReads(List.of(q(0, 0, "p1-0", 3))));
+    assertThat(violations().get("queue-redelivery")).isZero();
   }
 
   // ---- history builders ----
@@ -240,7 +328,21 @@ class LogCheckerTest {
     h.add(inv.complete(Type.OK).withOffsets(offsets));
   }
 
+  private void receive(String process, Read... leased) {
+    Op inv = h.add(Op.of(process, Type.INVOKE, "q_receive"));
+    h.add(inv.complete(Type.OK).withReads(new ArrayList<>(List.of(leased))));
+  }
+
+  private void queueAck(String process, int partition, long offset, String value) {
+    Op inv = h.add(Op.of(process, Type.INVOKE, "q_ack").withPartition(partition).withOffset(offset).withValue(value));
+    h.add(inv.complete(Type.OK));
+  }
+
   private static Read r(int partition, long offset, String value) {
     return new Read(partition, offset, value);
+  }
+
+  private static Read q(int partition, long offset, String value, int deliveryCount) {
+    return new Read(partition, offset, value, deliveryCount);
   }
 }

@@ -5,13 +5,17 @@ import io.raftmq.chaos.Op.Type;
 import io.raftmq.client.ConsumerConfig;
 import io.raftmq.client.ConsumerRecord;
 import io.raftmq.client.Consumer;
+import io.raftmq.client.Delivery;
 import io.raftmq.client.Message;
 import io.raftmq.client.OffsetReset;
 import io.raftmq.client.Producer;
 import io.raftmq.client.ProducerConfig;
+import io.raftmq.client.QueueConsumer;
+import io.raftmq.client.QueueConsumerConfig;
 import io.raftmq.client.RaftMqClient;
 import io.raftmq.client.RecordMetadata;
 import io.raftmq.client.TopicPartition;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -34,11 +38,20 @@ import java.util.function.Function;
 public final class LogWorkload implements AutoCloseable {
   /** Workload shape. */
   public record Config(int partitions, int producers, int consumers, int sendsPerSecondPerProducer,
-      int maxOutstandingPerProducer, boolean idempotent) {
+      int maxOutstandingPerProducer, boolean idempotent, int queueConsumers) {
     public static Config defaults() {
-      return new Config(4, 2, 2, 120, 200, true);
+      return new Config(4, 2, 2, 120, 200, true, 0);
+    }
+
+    /** Also {@code n} consumers of the queue group {@link #QUEUE_GROUP} on the same topic. */
+    public Config withQueueConsumers(int n) {
+      return new Config(partitions, producers, consumers, sendsPerSecondPerProducer, maxOutstandingPerProducer,
+          idempotent, n);
     }
   }
+
+  /** The queue group of the queue consumers. */
+  static final String QUEUE_GROUP = "chaos-queue";
 
   private final String topic;
   private final Config config;
@@ -50,6 +63,7 @@ public final class LogWorkload implements AutoCloseable {
   private final List<Thread> threads = new ArrayList<>();
   private final List<ProducerLoop> producerLoops = new ArrayList<>();
   private final List<ConsumerLoop> consumerLoops = new ArrayList<>();
+  private final List<QueueLoop> queueLoops = new ArrayList<>();
   final AtomicLong acked = new AtomicLong();
   final AtomicLong attempted = new AtomicLong();
 
@@ -80,6 +94,11 @@ public final class LogWorkload implements AutoCloseable {
       consumerLoops.add(loop);
       threads.add(daemon(loop, "chaos-consumer-" + i));
     }
+    for (int i = 0; i < config.queueConsumers(); i++) {
+      QueueLoop loop = new QueueLoop(i);
+      queueLoops.add(loop);
+      threads.add(daemon(loop, "chaos-queue-consumer-" + i));
+    }
   }
 
   /** Crashes producer {@code index} (mod the number of producers): its client is closed with sends in flight. */
@@ -87,9 +106,15 @@ public final class LogWorkload implements AutoCloseable {
     producerLoops.get(Math.floorMod(index, producerLoops.size())).crash.set(true);
   }
 
-  /** Crashes consumer {@code index}: closed before committing what it read since its last commit. */
+  /**
+   * Crashes consumer {@code index}: closed before committing what it read since its last commit; and
+   * queue consumer {@code index}, if there are any: gone with its leases and unsent settles.
+   */
   public void crashConsumer(int index) {
     consumerLoops.get(Math.floorMod(index, consumerLoops.size())).crash.set(true);
+    if (!queueLoops.isEmpty()) {
+      queueLoops.get(Math.floorMod(index, queueLoops.size())).crash.set(true);
+    }
   }
 
   /**
@@ -284,6 +309,147 @@ public final class LogWorkload implements AutoCloseable {
         }
       }
     }
+  }
+
+  /**
+   * The queue group's settings: short leases and backoff so that redeliveries happen within a run, and
+   * deliveries enough that nothing is dead-lettered (a dead letter is not an ack).
+   */
+  static QueueConsumerConfig queueConfig(String topic, String consumerId) {
+    return QueueConsumerConfig.builder().groupId(QUEUE_GROUP).topics(topic).consumerId(consumerId)
+        .visibilityTimeout(Duration.ofSeconds(4)).maxDeliveries(1000).backoffBase(Duration.ofMillis(100))
+        .backoffMax(Duration.ofSeconds(1)).build();
+  }
+
+  /**
+   * Makes the queue group exist in every partition before anything is produced (a queue group starts at
+   * a partition's end on its first receive there), so that every acknowledged send is the group's to
+   * process. Returns whether it did within {@code timeout}.
+   */
+  public boolean ensureQueueGroup(RaftMqClient client, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try (QueueConsumer qc = client.queueConsumer(queueConfig(topic, "ensure"))) {
+      while (System.nanoTime() < deadline) {
+        try {
+          qc.receive(config.partitions(), Duration.ofMillis(200)).forEach(Delivery::ack);
+          if (client.admin().describeQueue(topic, QUEUE_GROUP).get(5, TimeUnit.SECONDS).partitions().size()
+              == config.partitions()) {
+            return true;
+          }
+        } catch (Exception e) {
+          sleep(200);
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Leases, then acks (or, one in ten, nacks) what it got; every receive, ack and nack recorded. */
+  private final class QueueLoop implements Runnable {
+    final AtomicBoolean crash = new AtomicBoolean();
+    final int index;
+
+    QueueLoop(int index) {
+      this.index = index;
+    }
+
+    @Override
+    public void run() {
+      while (!stopping.get()) {
+        String process = nextProcess('q');
+        RaftMqClient client = clients.apply(process);
+        QueueConsumer qc = null;
+        try {
+          qc = client.queueConsumer(queueConfig(topic, process));
+          long n = 0;
+          while (!stopping.get() && !crash.get()) {
+            for (Delivery d : receive(process, qc, 100, Duration.ofMillis(300))) {
+              settle(process, d, n++ % 10 == 9);
+            }
+          }
+          if (crash.getAndSet(false)) {
+            history.add(Op.of(process, Type.INFO, "crash").withValue("queue consumer gone with its leases"));
+            client.close();
+            continue;
+          }
+          qc.close(Duration.ofSeconds(10));
+          client.close();
+        } catch (RuntimeException e) {
+          history.add(Op.of(process, Type.INFO, "crash").withError("queue loop: " + e));
+          client.close();
+          sleep(200);
+        }
+      }
+    }
+  }
+
+  private List<Delivery> receive(String process, QueueConsumer qc, int max, Duration wait) {
+    Op inv = history.add(Op.of(process, Type.INVOKE, "q_receive"));
+    try {
+      List<Delivery> got = qc.receive(max, wait);
+      List<Read> leased = new ArrayList<>(got.size());
+      for (Delivery d : got) {
+        leased.add(new Read(d.partition(), d.offset(), new String(d.value(), StandardCharsets.UTF_8),
+            d.deliveryCount()));
+      }
+      history.add(inv.complete(Type.OK).withReads(leased));
+      return got;
+    } catch (RuntimeException e) {
+      history.add(inv.complete(Type.FAIL).withError(String.valueOf(e)));
+      sleep(200);
+      return List.of();
+    }
+  }
+
+  /** Acks {@code d} (or nacks it), recording the outcome when it arrives: ok, or info (unknown). */
+  private void settle(String process, Delivery d, boolean nack) {
+    Op inv = history.add(Op.of(process, Type.INVOKE, nack ? "q_nack" : "q_ack").withPartition(d.partition())
+        .withOffset(d.offset()).withValue(new String(d.value(), StandardCharsets.UTF_8)));
+    CompletableFuture<Void> f;
+    try {
+      f = nack ? d.nack() : d.ack();
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    f.whenComplete((v, e) -> history.add(e == null ? inv.complete(Type.OK)
+        : inv.complete(Type.INFO).withError(String.valueOf(e))));
+  }
+
+  /**
+   * Receives and acks with a fresh queue consumer (process {@code qdrain}) until the queue group holds
+   * nothing (no backlog, nothing leased; leases of crashed consumers expire first), recording it all.
+   * Returns whether it got there before {@code timeout}.
+   */
+  public boolean drainQueue(RaftMqClient client, Duration timeout) {
+    String process = "qdrain";
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try (QueueConsumer qc = client.queueConsumer(queueConfig(topic, process))) {
+      while (System.nanoTime() < deadline) {
+        List<Delivery> got = receive(process, qc, 500, Duration.ofMillis(500));
+        List<CompletableFuture<Void>> acks = new ArrayList<>();
+        for (Delivery d : got) {
+          Op inv = history.add(Op.of(process, Type.INVOKE, "q_ack").withPartition(d.partition())
+              .withOffset(d.offset()).withValue(new String(d.value(), StandardCharsets.UTF_8)));
+          acks.add(d.ack().whenComplete((v, e) -> history.add(e == null ? inv.complete(Type.OK)
+              : inv.complete(Type.INFO).withError(String.valueOf(e)))));
+        }
+        try {
+          CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+          continue; // some ack failed or is unknown: its message comes back after its lease
+        }
+        if (got.isEmpty()) {
+          try {
+            if (client.admin().describeQueue(topic, QUEUE_GROUP).get(5, TimeUnit.SECONDS).backlog() == 0) {
+              return true;
+            }
+          } catch (Exception e) {
+            sleep(200);
+          }
+        }
+      }
+    }
+    return false;
   }
 
   /**

@@ -17,12 +17,14 @@ import java.util.Map;
  *     {@code drain}, or {@code nemesis}; a crashed client comes back as a new process
  * @param type invoke, ok, fail or info
  * @param f the function: {@code send}, {@code poll}, {@code assign}, {@code commit},
- *     {@code fetch_committed}, {@code crash}, or a fault kind for the nemesis
+ *     {@code fetch_committed}, {@code crash}, the queue group's {@code q_receive}, {@code q_ack} and
+ *     {@code q_nack}, or a fault kind for the nemesis
  * @param invokeIndex for a completion, the index of its invoke
  * @param value the value sent (unique per send), or a fault's description
- * @param partition the partition of a send
- * @param offset the offset an ok send was acknowledged at (-1 if the broker did not say)
- * @param reads the records an ok poll returned
+ * @param partition the partition of a send, or of a queue ack or nack
+ * @param offset the offset an ok send was acknowledged at (-1 if the broker did not say); the offset
+ *     a queue ack or nack settles
+ * @param reads the records an ok poll returned; the messages an ok queue receive leased
  * @param offsets partition to offset: start positions of an assign, offsets of a commit or fetch_committed
  * @param session a consumer's assignment session (order is checked within one); the group of a commit
  * @param error why an operation failed or is unknown
@@ -55,8 +57,16 @@ public record Op(
     @JsonProperty("info") INFO
   }
 
-  /** One record a poll returned. */
-  public record Read(int partition, long offset, String value) {}
+  /**
+   * One record a poll returned, or one message a queue receive leased ({@code deliveryCount}: which
+   * delivery of it this was; null for a poll).
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Read(int partition, long offset, String value, Integer deliveryCount) {
+    public Read(int partition, long offset, String value) {
+      this(partition, offset, value, null);
+    }
+  }
 
   /** A builder-ish starting point for tests and the recorder: an entry with only the required fields. */
   static Op of(String process, Type type, String f) {
