@@ -74,7 +74,19 @@ final class FetchHandler {
         long hw = lp.stateMachine.highWatermark();
         long logStart = lp.stateMachine.logStartOffset();
         r.setHighWatermark(hw).setLogStartOffset(logStart);
-        if (pf.getOffset() < logStart || pf.getOffset() > hw) {
+        if (pf.getOffset() > hw && !(lp.isLeader() && lp.isLeaderReady())) {
+          // Past this replica's high watermark, but it may not know the end of the log: a follower (or a
+          // leader not ready yet) applies after the leader, so the asker may well have read that far
+          // from the leader already. Only the ready leader says out of range (and the consumer then
+          // resets its position); here the asker is sent to the leader.
+          if (lp.isLeader()) {
+            r.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("the new leader is not ready yet");
+          } else {
+            r.setError(ErrorCode.NOT_LEADER).setErrorMessage("offset " + pf.getOffset() + " is past node "
+                + ctx.config.nodeId() + "'s high watermark " + hw + " (a follower); ask the leader")
+                .setLeader(ctx.leaderHintFor(topic, pf.getPartition()));
+          }
+        } else if (pf.getOffset() < logStart || pf.getOffset() > hw) {
           r.setError(ErrorCode.OFFSET_OUT_OF_RANGE)
               .setErrorMessage("offset " + pf.getOffset() + " is outside [" + logStart + ", " + hw + "]");
         } else if (pf.getOffset() < hw && total < maxBytes) {

@@ -120,6 +120,25 @@ class BadInputIT {
           .isInstanceOf(RaftMqException.class)
           .satisfies(t -> assertThat(((RaftMqException) t).code()).isEqualTo(ErrorCode.OFFSET_OUT_OF_RANGE));
     }
+    // Only the leader judges an offset past the end: a follower applies after the leader, so a consumer
+    // may already have read past its high watermark there. It sends the asker to the leader instead
+    // (an out-of-range answer would make the consumer reset its position and read again from 0).
+    int leader = cluster.leaderOf("good", 1);
+    for (int node = 1; node <= 3; node++) {
+      try (RawConnection raw = new RawConnection("127.0.0.1", cluster.node(node).clientPort())) {
+        var r = raw.call(io.raftmq.protocol.Request.newBuilder().setCorrelationId(7).setApiKey(io.raftmq.protocol.ApiKey.FETCH)
+            .setFetch(io.raftmq.protocol.FetchRequest.newBuilder().setMaxWaitMs(0).setMaxBytes(1 << 20)
+                .addPartitions(io.raftmq.protocol.PartitionFetch.newBuilder().setTopic("good").setPartition(1)
+                    .setOffset(1_000_000).setMaxBytes(1 << 20)))
+            .build()).header().getFetch().getResults(0);
+        if (node == leader) {
+          assertThat(r.getError()).as("the leader, node %d", node).isEqualTo(ErrorCode.OFFSET_OUT_OF_RANGE);
+        } else {
+          assertThat(r.getError()).as("follower %d", node).isEqualTo(ErrorCode.NOT_LEADER);
+          assertThat(r.hasLeader()).as("with a hint").isTrue();
+        }
+      }
+    }
     assertThatThrownBy(() -> client.admin().describeTopic("missing").get(30, TimeUnit.SECONDS))
         .satisfies(t -> assertThat(codeOf(t)).isEqualTo(ErrorCode.UNKNOWN_TOPIC));
   }
