@@ -94,8 +94,9 @@ public final class AssignLogConsumer implements LogConsumer {
   }
 
   @Override
-  public void commit(Map<Integer, Long> nextOffsets) {
+  public Map<Integer, Long> commit(Map<Integer, Long> nextOffsets) {
     store.commit(nextOffsets);
+    return nextOffsets;
   }
 
   @Override

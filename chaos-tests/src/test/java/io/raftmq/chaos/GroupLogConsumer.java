@@ -107,18 +107,21 @@ public final class GroupLogConsumer implements LogConsumer {
   }
 
   @Override
-  public void commit(Map<Integer, Long> nextOffsets) {
+  public Map<Integer, Long> commit(Map<Integer, Long> nextOffsets) {
     Map<TopicPartition, Long> offsets = new HashMap<>();
+    Map<Integer, Long> sent = new HashMap<>();
     Set<TopicPartition> owned = consumer.assignment();
     nextOffsets.forEach((p, o) -> {
       TopicPartition tp = new TopicPartition(topic, p);
       if (owned.contains(tp)) {
         offsets.put(tp, o);
+        sent.put(p, o);
       }
     });
     if (!offsets.isEmpty()) {
       consumer.commitSync(offsets);
     }
+    return sent;
   }
 
   @Override

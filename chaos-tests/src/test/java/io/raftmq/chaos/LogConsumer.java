@@ -28,8 +28,11 @@ public interface LogConsumer extends AutoCloseable {
   /** The next records; may change the session (a rebalance). Throws on errors. */
   List<ConsumerRecord> poll(Duration timeout);
 
-  /** Commits, per partition, the offset of the next record to read. */
-  void commit(Map<Integer, Long> nextOffsets);
+  /**
+   * Commits, per partition, the offset of the next record to read; returns what it committed (a group
+   * consumer leaves out partitions it no longer owns), which the history records.
+   */
+  Map<Integer, Long> commit(Map<Integer, Long> nextOffsets);
 
   /** The committed offsets of the partitions this consumer reads, as the store of commits says now. */
   Map<Integer, Long> fetchCommitted();

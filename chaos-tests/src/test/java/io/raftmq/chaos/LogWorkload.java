@@ -292,8 +292,8 @@ public final class LogWorkload implements AutoCloseable {
           Op c = history.add(Op.of(process, Type.INVOKE, "commit").withOffsets(offsets)
               .withSession(consumers.group()));
           try {
-            consumer.commit(offsets);
-            history.add(c.complete(Type.OK));
+            // What was committed: a group consumer leaves out partitions it no longer owns.
+            history.add(c.complete(Type.OK).withOffsets(consumer.commit(offsets)));
           } catch (RuntimeException e) {
             history.add(c.complete(Type.INFO).withError(String.valueOf(e)));
           }
