@@ -262,7 +262,7 @@ final class GroupHandler {
       // this node still led then and that every earlier commit is applied here.
       return commands.readBarrier(topic, partition, COMMIT_TIMEOUT_MS)
           .thenApply(v -> describeOffset(r, lp, lp.stateMachine.groupOffset(req.getGroup())).build())
-          .exceptionally(e -> failed(r, e));
+          .exceptionally(e -> failure(r, e));
     }
     PartitionCommand command = PartitionCommand.newBuilder()
         .setLeaderTimeMs(System.currentTimeMillis())
@@ -279,10 +279,10 @@ final class GroupHandler {
         return r.setError(ErrorCode.INVALID_REQUEST).setErrorMessage(reply.getStatus() + ": " + reply.getMessage()).build();
       }
       return describeOffset(r, lp, lp.stateMachine.groupOffset(req.getGroup())).build();
-    }).exceptionally(e -> failed(r, e));
+    }).exceptionally(e -> failure(r, e));
   }
 
-  private static PartitionCommittedOffset failed(PartitionCommittedOffset.Builder r, Throwable e) {
+  private static PartitionCommittedOffset failure(PartitionCommittedOffset.Builder r, Throwable e) {
     PartitionCommands.Failure f = PartitionCommands.unwrap(e);
     r.setError(f.code).setErrorMessage(f.getMessage());
     if (f.leader != null) {

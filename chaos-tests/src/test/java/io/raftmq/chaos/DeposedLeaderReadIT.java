@@ -64,11 +64,14 @@ class DeposedLeaderReadIT {
       awaitTrue(() -> IntStream.rangeClosed(1, 3).allMatch(cluster::healthy), 120, "every node healthy");
       admin.admin().createTopic(new NewTopic(TOPIC, 1, 3, Map.of())).get(60, TimeUnit.SECONDS);
       awaitTrue(() -> ChaosCluster.leaderOf(admin, TOPIC, 0) > 0, 60, "a leader");
+      // Enough records for every round's offset (a reset is clamped to the high watermark).
       try (var producer = admin.producer()) {
-        for (int i = 0; i < 300; i++) {
-          producer.send(Message.of(TOPIC, (byte[]) null, ("m" + i).getBytes()));
+        List<CompletableFuture<?>> sent = new java.util.ArrayList<>();
+        for (int i = 0; i < 100 * (ROUNDS + 2); i++) {
+          sent.add(producer.send(Message.of(TOPIC, (byte[]) null, ("m" + i).getBytes())));
         }
         producer.flush();
+        CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
       }
       TopicPartition tp = new TopicPartition(TOPIC, 0);
       // The group exists and is empty, with committed offset 100.

@@ -139,14 +139,14 @@ public final class LogChecker {
               for (Read r : op.reads() == null ? List.<Read>of() : op.reads()) {
                 deliveries.computeIfAbsent(List.of((long) r.partition(), r.offset()), k -> new ArrayList<>())
                     .add(new Timed(invoked, op.timeNanos(), r.deliveryCount() == null ? -1 : r.deliveryCount(),
-                        op.index(), r.value()));
+                        op.index()));
               }
             }
           }
           case "q_ack" -> {
             if (op.type() == Type.OK && inv != null) {
               queueAcks.computeIfAbsent(List.of((long) inv.partition(), inv.offset()), k -> new ArrayList<>())
-                  .add(new Timed(inv.timeNanos(), op.timeNanos(), -1, op.index(), inv.value()));
+                  .add(new Timed(inv.timeNanos(), op.timeNanos(), -1, op.index()));
               queueAckedValues.add(inv.value());
             } else if (op.type() == Type.INFO && inv != null) {
               queueMaybeAckedValues.add(inv.value());
@@ -163,7 +163,7 @@ public final class LogChecker {
   record SessionRead(String session, Read read, long opIndex) {}
 
   /** A queue delivery or ack: when it was invoked and completed, its delivery count (-1 for an ack). */
-  record Timed(long invokeNanos, long okNanos, int deliveryCount, long opIndex, String value) {}
+  record Timed(long invokeNanos, long okNanos, int deliveryCount, long opIndex) {}
 
   CheckResult lost(Index ix) {
     Set<String> read = new HashSet<>();

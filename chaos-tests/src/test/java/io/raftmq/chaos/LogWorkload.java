@@ -95,7 +95,7 @@ public final class LogWorkload implements AutoCloseable {
       threads.add(daemon(loop, "chaos-consumer-" + i));
     }
     for (int i = 0; i < config.queueConsumers(); i++) {
-      QueueLoop loop = new QueueLoop(i);
+      QueueLoop loop = new QueueLoop();
       queueLoops.add(loop);
       threads.add(daemon(loop, "chaos-queue-consumer-" + i));
     }
@@ -347,20 +347,14 @@ public final class LogWorkload implements AutoCloseable {
   /** Leases, then acks (or, one in ten, nacks) what it got; every receive, ack and nack recorded. */
   private final class QueueLoop implements Runnable {
     final AtomicBoolean crash = new AtomicBoolean();
-    final int index;
-
-    QueueLoop(int index) {
-      this.index = index;
-    }
 
     @Override
     public void run() {
       while (!stopping.get()) {
         String process = nextProcess('q');
         RaftMqClient client = clients.apply(process);
-        QueueConsumer qc = null;
         try {
-          qc = client.queueConsumer(queueConfig(topic, process));
+          QueueConsumer qc = client.queueConsumer(queueConfig(topic, process));
           long n = 0;
           while (!stopping.get() && !crash.get()) {
             for (Delivery d : receive(process, qc, 100, Duration.ofMillis(300))) {
@@ -401,8 +395,11 @@ public final class LogWorkload implements AutoCloseable {
     }
   }
 
-  /** Acks {@code d} (or nacks it), recording the outcome when it arrives: ok, or info (unknown). */
-  private void settle(String process, Delivery d, boolean nack) {
+  /**
+   * Acks {@code d} (or nacks it), recording the outcome when it arrives: ok, or info (unknown). The
+   * future completes once it is recorded.
+   */
+  private CompletableFuture<Void> settle(String process, Delivery d, boolean nack) {
     Op inv = history.add(Op.of(process, Type.INVOKE, nack ? "q_nack" : "q_ack").withPartition(d.partition())
         .withOffset(d.offset()).withValue(new String(d.value(), StandardCharsets.UTF_8)));
     CompletableFuture<Void> f;
@@ -411,7 +408,7 @@ public final class LogWorkload implements AutoCloseable {
     } catch (RuntimeException e) {
       f = CompletableFuture.failedFuture(e);
     }
-    f.whenComplete((v, e) -> history.add(e == null ? inv.complete(Type.OK)
+    return f.whenComplete((v, e) -> history.add(e == null ? inv.complete(Type.OK)
         : inv.complete(Type.INFO).withError(String.valueOf(e))));
   }
 
@@ -428,10 +425,7 @@ public final class LogWorkload implements AutoCloseable {
         List<Delivery> got = receive(process, qc, 500, Duration.ofMillis(500));
         List<CompletableFuture<Void>> acks = new ArrayList<>();
         for (Delivery d : got) {
-          Op inv = history.add(Op.of(process, Type.INVOKE, "q_ack").withPartition(d.partition())
-              .withOffset(d.offset()).withValue(new String(d.value(), StandardCharsets.UTF_8)));
-          acks.add(d.ack().whenComplete((v, e) -> history.add(e == null ? inv.complete(Type.OK)
-              : inv.complete(Type.INFO).withError(String.valueOf(e)))));
+          acks.add(settle(process, d, false));
         }
         try {
           CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).get(10, TimeUnit.SECONDS);
