@@ -81,10 +81,21 @@ class QueueSdkIT {
     }
   }
 
-  /** Waits until the group exists in every partition of the topic (it starts at each log end). */
+  /**
+   * Waits until the group exists in every partition of the topic (it starts at each log end), receiving
+   * with {@code opener} meanwhile: a receive to a partition whose leader is not ready yet opens nothing,
+   * so one receive alone may never open it. Nothing is produced yet, so nothing may be delivered.
+   */
   private static void awaitGroupOpen(String topic, String group, int partitions) {
     await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() ->
         client.admin().describeQueue(topic, group).get(5, TimeUnit.SECONDS).partitions().size() == partitions);
+  }
+
+  private static void awaitGroupOpen(String topic, String group, int partitions, QueueConsumer opener) {
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
+      assertThat(opener.receive(partitions, Duration.ZERO)).isEmpty();
+      return client.admin().describeQueue(topic, group).get(5, TimeUnit.SECONDS).partitions().size() == partitions;
+    });
   }
 
   private static QueueGroupDescription describe(String topic, String group) throws Exception {
@@ -208,10 +219,9 @@ class QueueSdkIT {
         .backoffBase(Duration.ofMillis(50)).backoffMax(Duration.ofMillis(100));
     try (QueueConsumer a = client.queueConsumer(cfg.consumerId("a").build());
         QueueConsumer b = client.queueConsumer(cfg.consumerId("b").build())) {
-      assertThat(a.receive(1, Duration.ZERO)).isEmpty(); // opens the group at the log end
       // The receive may return before its Configure applied: produce only once the group exists, or the
       // group would start after these messages.
-      awaitGroupOpen(topic, group, 1);
+      awaitGroupOpen(topic, group, 1, a);
       produce(topic, List.of("m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"));
       List<Delivery> ga = new ArrayList<>();
       await().atMost(Duration.ofSeconds(30)).until(() -> {
