@@ -111,26 +111,35 @@ final class BenchCommand implements Callable<Integer> {
      * request timeout.
      */
     void deleteMadeGroup(RaftMqCli cli, RaftMqClient client, PrintWriter err) throws InterruptedException {
-      if (made == null) {
-        return;
+      if (made != null) {
+        deleteGroup(cli, client, made, err);
       }
-      long deadline = System.nanoTime() + cli.requestTimeout().toNanos();
-      while (true) {
-        try {
-          cli.await(client.admin().deleteGroup(made));
-          return;
-        } catch (InterruptedException e) {
-          throw e;
-        } catch (Exception e) {
-          if (RaftMqCli.unwrap(e) instanceof RaftMqException rme && rme.code() == ErrorCode.GROUP_NOT_EMPTY
-              && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-            continue;
-          }
-          err.println("warning: could not delete group " + made + ": " + RaftMqCli.describe(RaftMqCli.unwrap(e)));
-          err.flush();
-          return;
+    }
+  }
+
+  /**
+   * Deletes stream group {@code group}; failing to is worth a warning, not a failed run. The members'
+   * leaves may not have reached the node that answers yet: GROUP_NOT_EMPTY is retried for up to the
+   * request timeout.
+   */
+  static void deleteGroup(RaftMqCli cli, RaftMqClient client, String group, PrintWriter err)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + cli.requestTimeout().toNanos();
+    while (true) {
+      try {
+        cli.await(client.admin().deleteGroup(group));
+        return;
+      } catch (InterruptedException e) {
+        throw e;
+      } catch (Exception e) {
+        if (RaftMqCli.unwrap(e) instanceof RaftMqException rme && rme.code() == ErrorCode.GROUP_NOT_EMPTY
+            && System.nanoTime() < deadline) {
+          Thread.sleep(100);
+          continue;
         }
+        err.println("warning: could not delete group " + group + ": " + RaftMqCli.describe(RaftMqCli.unwrap(e)));
+        err.flush();
+        return;
       }
     }
   }

@@ -243,6 +243,12 @@ final class BenchConsumeCommand implements Callable<Integer> {
       return firstRecordAt.get() == 0 ? 0 : firstRecordAt.get() - startedAt;
     }
 
+    /** Records per second, from the first record to the last. */
+    double rate() {
+      long nanos = firstRecordAt.get() == 0 ? 0 : lastRecordAt.get() - firstRecordAt.get();
+      return nanos == 0 ? 0 : consumed.get() * 1e9 / nanos;
+    }
+
     String summary() {
       long nanos = firstRecordAt.get() == 0 ? 0 : lastRecordAt.get() - firstRecordAt.get();
       return String.format(Locale.ROOT, "%d messages, %s in %.3f s", consumed.get(),

@@ -1,6 +1,8 @@
 package io.raftmq.cli;
 
 import io.raftmq.client.ClusterMetadata;
+import io.raftmq.client.Consumer;
+import io.raftmq.client.ConsumerConfig;
 import io.raftmq.client.Delivery;
 import io.raftmq.client.Message;
 import io.raftmq.client.NewTopic;
@@ -13,6 +15,7 @@ import io.raftmq.client.QueueGroupDescription;
 import io.raftmq.client.RaftMqClient;
 import io.raftmq.client.RaftMqException;
 import io.raftmq.client.TopicDescription;
+import io.raftmq.client.TopicPartition;
 import io.raftmq.protocol.ErrorCode;
 import java.io.PrintWriter;
 import java.net.URI;
@@ -43,7 +46,10 @@ import picocli.CommandLine.Spec;
  * {@code raftmq bench queue}: C queue consumers of one queue group, each with its own connection and
  * thread, receive and ack a backlog (or what a producer sends meanwhile); reports messages/s, MB/s and
  * the Raft entries the queue commands cost per message acked, from the partitions' applied indexes
- * ({@code raftmq_raft_applied_index} on the nodes' /metrics) before and after.
+ * ({@code raftmq_raft_applied_index} on the nodes' /metrics) before and after. With {@code --runs} it
+ * drains one backlog several times in one JVM (a queue group each, all made before producing), and with
+ * {@code --compare-stream} a stream group drains the same backlog after each queue drain, so that the two
+ * are compared on the same topic, data and JIT state.
  */
 @Command(name = "queue", sortOptions = false,
     description = {"Measure queue-group throughput: C queue consumers (own connections and threads) receive and ack.",
@@ -52,7 +58,9 @@ import picocli.CommandLine.Spec;
             + "--messages N produces N while the consumers run; --duration alone produces and consumes for that "
             + "long.",
         "Prints: N messages received and acked, X msg/s, Y MB/s; and the Raft entries per message acked (from the "
-            + "partitions' applied indexes before and after, read from the nodes' /metrics)."})
+            + "partitions' applied indexes before and after, read from the nodes' /metrics).",
+        "--runs R drains the backlog R times in this JVM (a queue group each); --compare-stream drains it with a "
+            + "stream group of C consumers after each queue drain and prints the queue/stream throughput ratio."})
 final class BenchQueueCommand implements Callable<Integer> {
   /** Backlog of a run that names neither --produce-first, --messages nor --duration. */
   static final long DEFAULT_BACKLOG = 100_000;
@@ -103,6 +111,18 @@ final class BenchQueueCommand implements Callable<Integer> {
       description = "Give up when no message arrived for this long (default ${DEFAULT-VALUE}).")
   Duration timeout;
 
+  @Option(names = "--runs", paramLabel = "R", defaultValue = "1",
+      description = "Drain the backlog R times in this JVM, each time with a queue group of its own made before "
+          + "producing (GROUP-1 .. GROUP-R), fresh consumers each time; later runs show warm JITs, here and in the "
+          + "nodes (default ${DEFAULT-VALUE}). Backlog mode only.")
+  int runs;
+
+  @Option(names = "--compare-stream",
+      description = "After each queue drain, drain the same backlog with a stream group of C consumers (made before "
+          + "producing, at the end of the topic, deleted afterwards) in this JVM, and print the queue/stream ratio. "
+          + "Backlog mode only.")
+  boolean compareStream;
+
   /** Where the messages come from: a backlog produced first, or a producer running alongside. */
   static final class Load {
     @Option(names = "--produce-first", required = true, paramLabel = "N",
@@ -141,6 +161,11 @@ final class BenchQueueCommand implements Callable<Integer> {
     if (timeout.isZero()) {
       throw new IllegalArgumentException("--timeout must be positive");
     }
+    BenchCommand.atLeast("--runs", runs, 1);
+    if ((runs > 1 || compareStream) && !backlogMode()) {
+      throw new IllegalArgumentException("--runs and --compare-stream drain a backlog: use them with --produce-first "
+          + "(or neither --messages nor --duration)");
+    }
   }
 
   @Override
@@ -150,92 +175,201 @@ final class BenchQueueCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     String groupId = group != null ? group : "raftmq-bench-queue-" + Long.toString(System.currentTimeMillis(), 36);
+    List<String> groups = new ArrayList<>();
+    for (int i = 1; i <= runs; i++) {
+      groups.add(runs == 1 ? groupId : groupId + "-" + i);
+    }
+    List<String> streamGroups = new ArrayList<>();
     try (RaftMqClient client = cli.connect()) {
       int n = topicPartitions(cli, client, out);
-      QueueConsumerConfig.Builder cb = QueueConsumerConfig.builder().groupId(groupId).topics(topic);
-      if (maxInFlight != null) {
-        cb.maxInFlight(maxInFlight);
+      List<TopicPartition> tps = new ArrayList<>();
+      for (int p = 0; p < n; p++) {
+        tps.add(new TopicPartition(topic, p));
       }
-      QueueConsumerConfig config = cb.build();
-      List<RaftMqClient> clients = new ArrayList<>();
-      List<QueueConsumer> qcs = new ArrayList<>();
-      Draining draining = new Draining();
+      Draining setup = new Draining();
+      for (String g : groups) {
+        ensureGroup(cli, client, n, g, setup);
+      }
       try {
-        for (int i = 0; i < consumers; i++) {
-          RaftMqClient c = cli.connect();
-          clients.add(c);
-          qcs.add(c.queueConsumer(config));
-        }
-        ensureGroup(cli, client, qcs.get(0), n, groupId, draining);
-        Map<Integer, Long> before;
-        long target;
-        Thread producer = null;
-        AtomicReference<Throwable> produceError = new AtomicReference<>();
-        if (backlogMode()) {
-          BenchCommand.Run run = new BenchCommand.Run(backlog(), 1, 0, sizeBytes);
-          run.execute(client, ProducerConfig.defaults(), topic);
-          out.println("produced " + run.summary());
-          out.flush();
-          if (run.failure() != null) {
-            err.println(run.failure());
-            err.flush();
-            return RaftMqCli.EXIT_ERROR;
+        if (compareStream) {
+          for (int i = 1; i <= runs; i++) {
+            String s = "raftmq-bench-stream-" + Long.toString(System.currentTimeMillis(), 36) + "-" + i;
+            startStreamGroupAtEnd(client, s, tps);
+            streamGroups.add(s);
           }
-          out.println(awaitReplicas(client, cli));
-          out.flush();
-          // Everything the group has to process, this backlog and anything left from before.
-          target = cli.await(client.admin().describeQueue(topic, groupId)).backlog();
-          before = appliedIndexes(client, cli, n);
-        } else {
-          before = appliedIndexes(client, cli, n);
-          long toSend = load != null && load.messages != null ? load.messages : Long.MAX_VALUE;
-          target = toSend;
-          producer = new Thread(() -> produce(client, toSend, draining, produceError), "raftmq-bench-producer");
-          producer.start();
         }
-        draining.run(qcs, target, batch, duration, timeout);
-        if (producer != null) {
-          producer.join();
+        if (!backlogMode()) {
+          return concurrentRun(cli, client, n, groups.get(0), out, err);
         }
-        for (QueueConsumer qc : qcs) {
-          qc.close(Duration.ofSeconds(30)); // sends the last acks and waits for them
-        }
-        Map<Integer, Long> after = appliedIndexes(client, cli, n);
-        out.println(draining.summary());
-        out.println(entriesLine(before, after, draining.acked.get(), n, backlogMode()));
-        out.println(String.format(Locale.ROOT, "(%d queue consumer%s of group %s on %s, each with its own connection, "
-                + "receiving up to %d at a time; %d-byte values; %s; throughput from the first delivery to the last ack)",
-            consumers, consumers == 1 ? "" : "s", groupId, topic, batch, sizeBytes,
-            backlogMode() ? "backlog produced first" : "produced while consuming"));
+        Map<TopicPartition, Long> starts = compareStream ? endOffsets(client, tps) : Map.of();
+        BenchCommand.Run run = new BenchCommand.Run(backlog(), 1, 0, sizeBytes);
+        run.execute(client, ProducerConfig.defaults(), topic);
+        out.println("produced " + run.summary());
         out.flush();
-        if (produceError.get() != null) {
-          throw produceError.get() instanceof Exception e ? e : new RuntimeException(produceError.get());
-        }
-        if (draining.error.get() != null) {
-          throw draining.error.get() instanceof Exception e ? e : new RuntimeException(draining.error.get());
-        }
-        if (draining.failed.get() > 0) {
-          err.println("error: " + draining.failed.get() + " acks failed; first: "
-              + RaftMqCli.describe(RaftMqCli.unwrap(draining.firstAckError.get())));
+        if (run.failure() != null) {
+          err.println(run.failure());
           err.flush();
           return RaftMqCli.EXIT_ERROR;
         }
-        if (target != Long.MAX_VALUE && draining.acked.get() < target && !draining.timeUp) {
-          err.println("error: stopped after " + draining.acked.get() + " of " + target + " messages: nothing new for "
-              + Durations.format(timeout));
-          err.flush();
-          return RaftMqCli.EXIT_ERROR;
+        out.println(awaitReplicas(client, cli));
+        out.flush();
+        // Where the stream groups must read to: the new end of each partition that got part of the backlog.
+        Map<TopicPartition, Long> ends = new HashMap<>();
+        if (compareStream) {
+          endOffsets(client, tps).forEach((tp, end) -> {
+            if (end > starts.get(tp)) {
+              ends.put(tp, end);
+            }
+          });
         }
+        List<Double> ratios = new ArrayList<>();
+        for (int i = 0; i < runs; i++) {
+          String prefix = runs == 1 ? "" : "run " + (i + 1) + "/" + runs + ": ";
+          // Everything the group has to process, this backlog and anything left from before.
+          long target = cli.await(client.admin().describeQueue(topic, groups.get(i))).backlog();
+          Map<Integer, Long> before = appliedIndexes(client, cli, n);
+          Draining draining = new Draining();
+          int code = drain(cli, groups.get(i), draining, target, null, out, err, prefix);
+          Map<Integer, Long> after = appliedIndexes(client, cli, n);
+          out.println(prefix + entriesLine(before, after, draining.acked.get(), n, true));
+          out.flush();
+          if (code != 0) {
+            return code;
+          }
+          if (compareStream) {
+            BenchConsumeCommand.Reading reading = new BenchConsumeCommand.Reading(Long.MAX_VALUE, ends, timeout);
+            reading.run(client, ConsumerConfig.builder().groupId(streamGroups.get(i)).build(), topic, consumers);
+            out.println(prefix + "stream group " + streamGroups.get(i) + ", " + consumers + " consumers: "
+                + reading.summary());
+            if (reading.error.get() != null || !reading.done()) {
+              err.println("error: the stream group did not read the backlog: " + (reading.error.get() != null
+                  ? RaftMqCli.describe(reading.error.get()) : "not read to the end: " + reading.pending.keySet()));
+              err.flush();
+              return RaftMqCli.EXIT_ERROR;
+            }
+            double ratio = draining.rate() / reading.rate();
+            ratios.add(ratio);
+            out.println(String.format(Locale.ROOT, "%squeue/stream throughput: %.2f", prefix, ratio));
+            out.flush();
+          }
+        }
+        if (ratios.size() > 1) {
+          List<Double> sorted = ratios.stream().sorted().toList();
+          out.println(String.format(Locale.ROOT, "queue/stream throughput over %d runs: median %.2f, min %.2f, max %.2f",
+              sorted.size(), sorted.get(sorted.size() / 2), sorted.get(0), sorted.get(sorted.size() - 1)));
+          out.flush();
+        }
+        return 0;
       } finally {
-        for (QueueConsumer qc : qcs) {
-          qc.close(Duration.ofSeconds(5));
-        }
-        for (RaftMqClient c : clients) {
-          c.close();
+        for (String s : streamGroups) {
+          BenchCommand.deleteGroup(cli, client, s, err);
         }
       }
     }
+  }
+
+  /**
+   * Drains group {@code g} with {@link #consumers} queue consumers, each with its own client, until
+   * {@code target} messages were acked (or the duration, or the idle timeout); prints the summary. With
+   * a {@code producer}, starts it once the consumers exist and waits for it.
+   */
+  private int drain(RaftMqCli cli, String g, Draining draining, long target, Thread producer, PrintWriter out,
+      PrintWriter err, String prefix) throws Exception {
+    QueueConsumerConfig.Builder cb = QueueConsumerConfig.builder().groupId(g).topics(topic);
+    if (maxInFlight != null) {
+      cb.maxInFlight(maxInFlight);
+    }
+    QueueConsumerConfig config = cb.build();
+    List<RaftMqClient> clients = new ArrayList<>();
+    List<QueueConsumer> qcs = new ArrayList<>();
+    try {
+      for (int i = 0; i < consumers; i++) {
+        RaftMqClient c = cli.connect();
+        clients.add(c);
+        qcs.add(c.queueConsumer(config));
+      }
+      if (producer != null) {
+        producer.start();
+      }
+      draining.run(qcs, target, batch, duration, timeout);
+      if (producer != null) {
+        producer.join();
+      }
+      for (QueueConsumer qc : qcs) {
+        qc.close(Duration.ofSeconds(30)); // sends the last acks and waits for them
+      }
+    } finally {
+      for (QueueConsumer qc : qcs) {
+        qc.close(Duration.ofSeconds(5));
+      }
+      for (RaftMqClient c : clients) {
+        c.close();
+      }
+    }
+    out.println(prefix + draining.summary());
+    out.println(prefix + String.format(Locale.ROOT, "(%d queue consumer%s of group %s on %s, each with its own "
+            + "connection, receiving up to %d at a time; %d-byte values; %s; throughput from the first delivery to "
+            + "the last ack)", consumers, consumers == 1 ? "" : "s", g, topic, batch, sizeBytes,
+        backlogMode() ? "backlog produced first" : "produced while consuming"));
+    out.flush();
+    if (draining.error.get() != null) {
+      throw draining.error.get() instanceof Exception e ? e : new RuntimeException(draining.error.get());
+    }
+    if (draining.failed.get() > 0) {
+      err.println("error: " + draining.failed.get() + " acks failed; first: "
+          + RaftMqCli.describe(RaftMqCli.unwrap(draining.firstAckError.get())));
+      err.flush();
+      return RaftMqCli.EXIT_ERROR;
+    }
+    if (target != Long.MAX_VALUE && draining.acked.get() < target && !draining.timeUp) {
+      err.println("error: stopped after " + draining.acked.get() + " of " + target + " messages: nothing new for "
+          + Durations.format(timeout));
+      err.flush();
+      return RaftMqCli.EXIT_ERROR;
+    }
     return 0;
+  }
+
+  /** --messages or --duration alone: a producer runs while the consumers drain. */
+  private int concurrentRun(RaftMqCli cli, RaftMqClient client, int n, String g, PrintWriter out, PrintWriter err)
+      throws Exception {
+    Map<Integer, Long> before = appliedIndexes(client, cli, n);
+    long toSend = load != null && load.messages != null ? load.messages : Long.MAX_VALUE;
+    Draining draining = new Draining();
+    AtomicReference<Throwable> produceError = new AtomicReference<>();
+    Thread producer = new Thread(() -> produce(client, toSend, draining, produceError), "raftmq-bench-producer");
+    int code = drain(cli, g, draining, toSend, producer, out, err, "");
+    Map<Integer, Long> after = appliedIndexes(client, cli, n);
+    out.println(entriesLine(before, after, draining.acked.get(), n, false));
+    out.flush();
+    if (produceError.get() != null) {
+      throw produceError.get() instanceof Exception e ? e : new RuntimeException(produceError.get());
+    }
+    return code;
+  }
+
+  /**
+   * Makes stream group {@code g} start at the current end of every partition (as a queue group does):
+   * a member joins, commits the end offsets and leaves.
+   */
+  private void startStreamGroupAtEnd(RaftMqClient client, String g, List<TopicPartition> tps) {
+    try (Consumer c = client.consumer(ConsumerConfig.builder().groupId(g).build())) {
+      c.subscribe(List.of(topic));
+      long deadline = System.nanoTime() + bench.cli.requestTimeout().toNanos();
+      while (c.assignment().size() < tps.size()) {
+        if (System.nanoTime() > deadline) {
+          throw new IllegalStateException("stream group " + g + " was not assigned every partition of " + topic);
+        }
+        c.poll(Duration.ofMillis(100));
+      }
+      c.commitSync(c.endOffsets(tps));
+    }
+  }
+
+  private Map<TopicPartition, Long> endOffsets(RaftMqClient client, List<TopicPartition> tps) {
+    try (Consumer c = client.consumer()) {
+      return new HashMap<>(c.endOffsets(tps));
+    }
   }
 
   /** The topic's partition count; creates the topic with {@link #partitions} if it does not exist. */
@@ -254,17 +388,26 @@ final class BenchQueueCommand implements Callable<Integer> {
   }
 
   /**
-   * Makes sure the queue group exists in every partition before anything is produced (a queue group
-   * starts at a partition's end on its first receive there): one receive asking every partition, then
-   * waits until the group shows in all of them. What that receive leases (a group that existed with a
-   * backlog) is acked and counted.
+   * Makes sure queue group {@code groupId} exists in every partition before anything is produced (a queue
+   * group starts at a partition's end on its first receive there): one receive asking every partition,
+   * then waits until the group shows in all of them. What that receive leases (a group that existed
+   * with a backlog) is acked and counted in {@code draining}.
    */
-  private void ensureGroup(RaftMqCli cli, RaftMqClient client, QueueConsumer qc, int n, String groupId,
-      Draining draining) throws Exception {
+  private void ensureGroup(RaftMqCli cli, RaftMqClient client, int n, String groupId, Draining draining)
+      throws Exception {
     if (groupPartitions(cli, client, groupId) >= n) {
       return;
     }
-    draining.ackAll(qc.receive(n, Duration.ZERO));
+    QueueConsumerConfig.Builder cb = QueueConsumerConfig.builder().groupId(groupId).topics(topic);
+    if (maxInFlight != null) {
+      cb.maxInFlight(maxInFlight);
+    }
+    QueueConsumer qc = client.queueConsumer(cb.build());
+    try {
+      draining.ackAll(qc.receive(n, Duration.ZERO));
+    } finally {
+      qc.close(Duration.ofSeconds(30));
+    }
     long deadline = System.nanoTime() + cli.requestTimeout().toNanos();
     while (groupPartitions(cli, client, groupId) < n) {
       if (System.nanoTime() > deadline) {
@@ -516,6 +659,13 @@ final class BenchQueueCommand implements Callable<Integer> {
         });
       }
       bytes.addAndGet(size);
+    }
+
+    /** Messages acked per second, from the first delivery to the last ack. */
+    double rate() {
+      long first = firstDeliveryAt.get();
+      long nanos = first == 0 || lastAckAt.get() == 0 ? 0 : lastAckAt.get() - first;
+      return nanos == 0 ? 0 : acked.get() * 1e9 / nanos;
     }
 
     /** {@code N messages received and acked, X msg/s, Y MB/s in T s}. */

@@ -313,4 +313,28 @@ class QueueCliIT {
     Run d = ok("group", "describe", "bq");
     assertThat(d.out()).containsPattern("(?m)^bench-q +0 +0 +0 +\\d+ +0 +\\d+ +0 +\\d+$");
   }
+
+  @Test
+  @Order(8)
+  void shouldBenchAQueueGroupAgainstAStreamGroupOverRuns() {
+    Run bench = ok("bench", "queue", "--topic", "bench-q", "--consumers", "2", "--produce-first", "1500",
+        "--size", "100", "--group", "bq2", "--runs", "2", "--compare-stream");
+    for (int run = 1; run <= 2; run++) {
+      String prefix = "run " + run + "/2: ";
+      assertThat(bench.out())
+          .containsPattern("(?m)^" + prefix + "1500 messages received and acked, \\d+ msg/s")
+          .contains(prefix + "(2 queue consumers of group bq2-" + run + " on bench-q")
+          .containsPattern("(?m)^" + prefix + "stream group raftmq-bench-stream-\\w+-" + run
+              + ", 2 consumers: 1500 messages, \\d+ msg/s")
+          .containsPattern("(?m)^" + prefix + "queue/stream throughput: \\d+\\.\\d\\d$");
+    }
+    assertThat(bench.out()).containsPattern("(?m)^queue/stream throughput over 2 runs: median \\d+\\.\\d\\d, "
+        + "min \\d+\\.\\d\\d, max \\d+\\.\\d\\d$");
+    // Each run had a queue group of its own, made before the backlog, and drained it; the stream groups
+    // made for the comparison are gone.
+    for (String g : new String[] {"bq2-1", "bq2-2"}) {
+      assertThat(ok("group", "describe", g).out()).containsPattern("(?m)^bench-q +0 +0 +0 +\\d+ +0 +\\d+ +0 +\\d+$");
+    }
+    assertThat(ok("group", "list").out()).doesNotContain("raftmq-bench-stream-");
+  }
 }

@@ -414,6 +414,15 @@ class QueueCommandTest {
     Run duration = run("bench", "queue", "--topic", "t", "--duration", "0s");
     assertThat(duration.err()).isEqualTo("error: --duration must be positive" + NL);
     assertThat(run("bench", "queue").exitCode()).isEqualTo(RaftMqCli.EXIT_USAGE);
+    assertThat(defaults.runs).isEqualTo(1);
+    assertThat(defaults.compareStream).isFalse();
+    Run runs = run("bench", "queue", "--topic", "t", "--runs", "0");
+    assertThat(runs.err()).isEqualTo("error: --runs must be at least 1" + NL);
+    Run runsWhileProducing = run("bench", "queue", "--topic", "t", "--runs", "2", "--messages", "9");
+    assertThat(runsWhileProducing.exitCode()).isEqualTo(RaftMqCli.EXIT_ERROR);
+    assertThat(runsWhileProducing.err()).startsWith("error: --runs and --compare-stream drain a backlog");
+    Run compareWhileProducing = run("bench", "queue", "--topic", "t", "--compare-stream", "--duration", "5s");
+    assertThat(compareWhileProducing.err()).startsWith("error: --runs and --compare-stream drain a backlog");
   }
 
   @Test
