@@ -17,6 +17,8 @@ final class LongMultiset {
   /** Slots in [head, tail) whose count is 0. */
   private int zeros;
   private long size;
+  /** The slot of the last removal: where {@link #remove} looks first. */
+  private int removeHint;
 
   boolean isEmpty() {
     return size == 0;
@@ -61,7 +63,13 @@ final class LongMultiset {
 
   /** Removes one occurrence of {@code value}; false if it is not held. */
   boolean remove(long value) {
-    int at = lowerBound(value);
+    // The acks of one settle mostly share a deadline (that of the acquire that leased them): try the
+    // slot of the last removal before searching (slots move on insert and squeeze: checked).
+    int at = removeHint;
+    if (at < head || at >= tail || values[at] != value) {
+      at = lowerBound(value);
+    }
+    removeHint = at;
     if (at == tail || values[at] != value || counts[at] == 0) {
       return false;
     }

@@ -36,6 +36,8 @@ final class QueueEntries {
   private int head;
   private int tail;
   private int live;
+  /** Where {@link #find} looks first: the slot after the one it found last (a guess, always checked). */
+  private int findHint;
   /** The most live entries since the last shrink decision, and compactions since then. */
   private int peakLive;
   private int compactions;
@@ -63,8 +65,19 @@ final class QueueEntries {
 
   /** The index of the live entry at {@code off}, or -1. */
   int find(long off) {
+    // A settle names its offsets in ascending order, mostly adjacent ones: try the slot after the last
+    // one found before searching (indices move on compaction, so the hint is only a guess, checked).
+    int h = findHint;
+    if (h >= head && h < tail && offset[h] == off && state[h] != FREE) {
+      findHint = h + 1;
+      return h;
+    }
     int i = lowerBound(off);
-    return i < tail && offset[i] == off && state[i] != FREE ? i : -1;
+    if (i < tail && offset[i] == off && state[i] != FREE) {
+      findHint = i + 1;
+      return i;
+    }
+    return -1;
   }
 
   /** The first index in [head, tail) whose offset is at least {@code off} (tail: none). */
