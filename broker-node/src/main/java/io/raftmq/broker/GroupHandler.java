@@ -260,7 +260,7 @@ final class GroupHandler {
       // commits of its successor; either could answer with an offset older than a commit the asker has
       // already seen succeed. The barrier, a no-op command committed after the request arrived, proves
       // this node still led then and that every earlier commit is applied here.
-      return commands.readBarrier(topic, partition, COMMIT_TIMEOUT_MS)
+      return commands.readBarrier(lp, topic, partition, COMMIT_TIMEOUT_MS)
           .thenApply(v -> describeOffset(r, lp, lp.stateMachine.groupOffset(req.getGroup())).build())
           .exceptionally(e -> failure(r, e));
     }
@@ -270,7 +270,8 @@ final class GroupHandler {
         .setClaimPartition(ClaimPartition.newBuilder().setGroup(req.getGroup()).setMemberId(req.getMemberId())
             .setGeneration(req.getGeneration()))
         .build();
-    return commands.propose(topic, partition, command, COMMIT_TIMEOUT_MS).thenApply(reply -> {
+    // Through lp, whose state is read once the claim has applied there.
+    return commands.propose(lp, topic, partition, command, COMMIT_TIMEOUT_MS).thenApply(reply -> {
       if (reply.getStatus() == io.raftmq.raft.proto.PartitionStatus.GENERATION_FENCED) {
         return r.setError(ErrorCode.GENERATION_FENCED).setErrorMessage(reply.getMessage())
             .setGeneration(reply.getGeneration()).build();

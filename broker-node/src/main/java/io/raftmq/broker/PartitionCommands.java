@@ -42,7 +42,16 @@ final class PartitionCommands {
 
   /** The committed command's reply, or a {@link Failure}. */
   CompletableFuture<PartitionReply> propose(TopicRecord topic, int partition, PartitionCommand command, long timeoutMs) {
-    PartitionDirectory.LocalPartition lp = ctx.partitions.get(topic.getName(), partition);
+    return propose(ctx.partitions.get(topic.getName(), partition), topic, partition, command, timeoutMs);
+  }
+
+  /**
+   * {@link #propose(TopicRecord, int, PartitionCommand, long)} through replica {@code lp} (null: none
+   * here), as the caller looked it up: a caller that reads that replica's state after the command
+   * committed reads the state machine that applied it, not one a division restart replaced meanwhile.
+   */
+  CompletableFuture<PartitionReply> propose(PartitionDirectory.LocalPartition lp, TopicRecord topic, int partition,
+      PartitionCommand command, long timeoutMs) {
     if (lp == null || !lp.isLeader()) {
       return CompletableFuture.failedFuture(new Failure(ErrorCode.NOT_LEADER, "node " + ctx.config.nodeId()
           + " does not lead " + topic.getName() + "-" + partition, ctx.leaderHintFor(topic, partition)));
@@ -78,15 +87,17 @@ final class PartitionCommands {
   }
 
   /**
-   * Completes once this node has committed a {@code ReadBarrier} as the partition's leader, after the
-   * call: it still led then, and every command committed before the call is applied here, so the
-   * partition's local state read afterwards is linearizable. Fails with a {@link Failure} (NOT_LEADER
-   * with a hint, ...) on a node that no longer leads, including one deposed without knowing it yet.
+   * Completes once this node has committed a {@code ReadBarrier} as the partition's leader, through
+   * replica {@code lp}, after the call: it still led then, and every command committed before the call
+   * is applied to {@code lp}'s state machine, so what it holds, read afterwards, is linearizable. Fails
+   * with a {@link Failure} (NOT_LEADER with a hint, ...) on a node that no longer leads, including one
+   * deposed without knowing it yet.
    */
-  CompletableFuture<Void> readBarrier(TopicRecord topic, int partition, long timeoutMs) {
+  CompletableFuture<Void> readBarrier(PartitionDirectory.LocalPartition lp, TopicRecord topic, int partition,
+      long timeoutMs) {
     PartitionCommand barrier = PartitionCommand.newBuilder().setLeaderTimeMs(System.currentTimeMillis())
         .setPartition(partition).setReadBarrier(ReadBarrier.getDefaultInstance()).build();
-    return propose(topic, partition, barrier, timeoutMs).thenApply(reply -> {
+    return propose(lp, topic, partition, barrier, timeoutMs).thenApply(reply -> {
       if (reply.getStatus() != PartitionStatus.DONE) {
         // Only a replica that does not know the command answers so: treat it as unconfirmed.
         throw new Failure(ErrorCode.LEADER_NOT_AVAILABLE, "read barrier: " + reply.getStatus(), null);
