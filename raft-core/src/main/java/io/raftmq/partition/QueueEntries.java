@@ -200,32 +200,46 @@ final class QueueEntries {
     }
   }
 
-  /** Moves the live entries to [0, live), in order. */
+  /**
+   * Moves the live entries to [0, live), in order. Settles mostly free whole stretches, so the live
+   * entries lie in runs: each run moves with one array copy per column.
+   */
   private void squeeze() {
     int w = 0;
-    for (int r = head; r < tail; r++) {
-      if (state[r] == FREE) {
-        continue;
+    int r = head;
+    while (r < tail) {
+      while (r < tail && state[r] == FREE) {
+        r++;
       }
-      if (w != r) {
-        offset[w] = offset[r];
-        state[w] = state[r];
-        deliveries[w] = deliveries[r];
-        keyHash[w] = keyHash[r];
-        expiresAt[w] = expiresAt[r];
-        visibleAt[w] = visibleAt[r];
-        leaseDeadline[w] = leaseDeadline[r];
-        consumer[w] = consumer[r];
-        firstFailure[w] = firstFailure[r];
-        lastFailure[w] = lastFailure[r];
-        redrives[w] = redrives[r];
+      int start = r;
+      while (r < tail && state[r] != FREE) {
+        r++;
       }
-      w++;
+      int length = r - start;
+      if (length > 0 && w != start) {
+        moveRun(start, w, length);
+      }
+      w += length;
     }
     Arrays.fill(consumer, w, tail, null);
     Arrays.fill(state, w, tail, FREE);
     head = 0;
     tail = w;
+  }
+
+  /** Copies slots [from, from + length) to [to, to + length), every column ({@code to < from}). */
+  private void moveRun(int from, int to, int length) {
+    System.arraycopy(offset, from, offset, to, length);
+    System.arraycopy(state, from, state, to, length);
+    System.arraycopy(deliveries, from, deliveries, to, length);
+    System.arraycopy(keyHash, from, keyHash, to, length);
+    System.arraycopy(expiresAt, from, expiresAt, to, length);
+    System.arraycopy(visibleAt, from, visibleAt, to, length);
+    System.arraycopy(leaseDeadline, from, leaseDeadline, to, length);
+    System.arraycopy(consumer, from, consumer, to, length);
+    System.arraycopy(firstFailure, from, firstFailure, to, length);
+    System.arraycopy(lastFailure, from, lastFailure, to, length);
+    System.arraycopy(redrives, from, redrives, to, length);
   }
 
   /** Reallocates every array at {@code capacity} (at least the slots in use). */
