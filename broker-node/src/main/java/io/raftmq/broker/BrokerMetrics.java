@@ -125,6 +125,31 @@ final class BrokerMetrics {
         }))
         .register(registry);
     registerQueueGauges(partitions);
+    // Group commit of queue commands on this node's leaders: commands / entries is how many receives
+    // and settles one Raft entry carries (since the replica's batcher was made; a restarted division
+    // starts again from 0).
+    CounterWithCallback.builder()
+        .name("raftmq_queue_raft_entries")
+        .help("Raft entries this node proposed for queue commands (one command or one QueueBatch each)")
+        .labelNames("topic", "partition")
+        .callback(cb -> partitions.all().values().forEach(lp -> {
+          QueueCommandBatcher b = lp.queueBatcherIfAny();
+          if (b != null) {
+            cb.call(b.sent()[0], lp.topic, String.valueOf(lp.partition));
+          }
+        }))
+        .register(registry);
+    CounterWithCallback.builder()
+        .name("raftmq_queue_commands")
+        .help("Queue commands (acquires, settles, expiries, ...) this node proposed, alone or batched")
+        .labelNames("topic", "partition")
+        .callback(cb -> partitions.all().values().forEach(lp -> {
+          QueueCommandBatcher b = lp.queueBatcherIfAny();
+          if (b != null) {
+            cb.call(b.sent()[1], lp.topic, String.valueOf(lp.partition));
+          }
+        }))
+        .register(registry);
     CounterWithCallback.builder()
         .name("raftmq_division_restarts")
         .help("Partition Raft divisions this node restarted after Ratis closed them by itself")

@@ -66,6 +66,11 @@ final class PartitionDirectory implements AutoCloseable {
       return b;
     }
 
+    /** The queue-command batcher if this replica has proposed queue commands, else null. */
+    QueueCommandBatcher queueBatcherIfAny() {
+      return queueBatcher;
+    }
+
     /** Runs {@code waiter} once, at the next change of the high watermark or of leadership. */
     void awaitChange(Runnable waiter) {
       waiters.add(waiter);

@@ -298,7 +298,7 @@ class QueueCliIT {
 
   @Test
   @Order(7)
-  void shouldBenchAQueueGroup() {
+  void shouldBenchAQueueGroup() throws Exception {
     Run bench = ok("bench", "queue", "--topic", "bench-q", "--partitions", "2", "--consumers", "2",
         "--produce-first", "2000", "--size", "100", "--group", "bq");
     assertThat(bench.out()).contains("created topic bench-q with 2 partitions")
@@ -312,6 +312,35 @@ class QueueCliIT {
     assertThat(Double.parseDouble(m.group(1))).as("acquires and acks are batched").isGreaterThan(0).isLessThan(1);
     Run d = ok("group", "describe", "bq");
     assertThat(d.out()).containsPattern("(?m)^bench-q +0 +0 +0 +\\d+ +0 +\\d+ +0 +\\d+$");
+    // The leaders' group commit shows on /metrics: every queue entry carried at least one command.
+    long entries = 0;
+    long commands = 0;
+    for (int node = 1; node <= 3; node++) {
+      String metrics = scrape(node);
+      entries += sum(metrics, "raftmq_queue_raft_entries_total", "bench-q");
+      commands += sum(metrics, "raftmq_queue_commands_total", "bench-q");
+    }
+    assertThat(entries).as("queue entries proposed for bench-q").isPositive();
+    assertThat(commands).as("queue commands proposed for bench-q").isGreaterThanOrEqualTo(entries);
+  }
+
+  private static String scrape(int node) throws Exception {
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+            "http://127.0.0.1:" + cluster.node(node).httpPort() + "/metrics")).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  /** The sum of a metric's samples over the partitions of {@code topic}. */
+  private static long sum(String metrics, String name, String topic) {
+    long total = 0;
+    Matcher m = Pattern.compile("(?m)^" + name + "\\{([^}]*)\\} (\\S+)$").matcher(metrics);
+    while (m.find()) {
+      if (m.group(1).contains("topic=\"" + topic + "\"")) {
+        total += (long) Double.parseDouble(m.group(2));
+      }
+    }
+    return total;
   }
 
   @Test
