@@ -52,6 +52,21 @@ final class BrokerMetrics {
     JvmMetrics.builder().register(registry);
   }
 
+  /** A per-partition counter read from the replicas' queue-command batchers: {@code sent()[index]}. */
+  private void queueBatcherCounter(PartitionDirectory partitions, String name, String help, int index) {
+    CounterWithCallback.builder()
+        .name(name)
+        .help(help)
+        .labelNames("topic", "partition")
+        .callback(cb -> partitions.all().values().forEach(lp -> {
+          QueueCommandBatcher b = lp.queueBatcherIfAny();
+          if (b != null) {
+            cb.call(b.sent()[index], lp.topic, String.valueOf(lp.partition));
+          }
+        }))
+        .register(registry);
+  }
+
   /** Registers the gauges read from the node's replicas at scrape time. */
   void registerPartitionGauges(PartitionDirectory partitions, RaftHost host) {
     GaugeWithCallback.builder()
@@ -128,28 +143,10 @@ final class BrokerMetrics {
     // Group commit of queue commands on this node's leaders: commands / entries is how many receives
     // and settles one Raft entry carries (since the replica's batcher was made; a restarted division
     // starts again from 0).
-    CounterWithCallback.builder()
-        .name("raftmq_queue_raft_entries")
-        .help("Raft entries this node proposed for queue commands (one command or one QueueBatch each)")
-        .labelNames("topic", "partition")
-        .callback(cb -> partitions.all().values().forEach(lp -> {
-          QueueCommandBatcher b = lp.queueBatcherIfAny();
-          if (b != null) {
-            cb.call(b.sent()[0], lp.topic, String.valueOf(lp.partition));
-          }
-        }))
-        .register(registry);
-    CounterWithCallback.builder()
-        .name("raftmq_queue_commands")
-        .help("Queue commands (acquires, settles, expiries, ...) this node proposed, alone or batched")
-        .labelNames("topic", "partition")
-        .callback(cb -> partitions.all().values().forEach(lp -> {
-          QueueCommandBatcher b = lp.queueBatcherIfAny();
-          if (b != null) {
-            cb.call(b.sent()[1], lp.topic, String.valueOf(lp.partition));
-          }
-        }))
-        .register(registry);
+    queueBatcherCounter(partitions, "raftmq_queue_raft_entries",
+        "Raft entries this node proposed for queue commands (one command or one QueueBatch each)", 0);
+    queueBatcherCounter(partitions, "raftmq_queue_commands",
+        "Queue commands (acquires, settles, expiries, ...) this node proposed, alone or batched", 1);
     CounterWithCallback.builder()
         .name("raftmq_division_restarts")
         .help("Partition Raft divisions this node restarted after Ratis closed them by itself")
