@@ -243,14 +243,19 @@ final class BenchConsumeCommand implements Callable<Integer> {
       return firstRecordAt.get() == 0 ? 0 : firstRecordAt.get() - startedAt;
     }
 
+    /** From the first record to the last (0 before the first). */
+    private long elapsedNanos() {
+      return firstRecordAt.get() == 0 ? 0 : lastRecordAt.get() - firstRecordAt.get();
+    }
+
     /** Records per second, from the first record to the last. */
     double rate() {
-      long nanos = firstRecordAt.get() == 0 ? 0 : lastRecordAt.get() - firstRecordAt.get();
+      long nanos = elapsedNanos();
       return nanos == 0 ? 0 : consumed.get() * 1e9 / nanos;
     }
 
     String summary() {
-      long nanos = firstRecordAt.get() == 0 ? 0 : lastRecordAt.get() - firstRecordAt.get();
+      long nanos = elapsedNanos();
       return String.format(Locale.ROOT, "%d messages, %s in %.3f s", consumed.get(),
           BenchCommand.rates(consumed.get(), bytes.get(), nanos), nanos / 1e9);
     }

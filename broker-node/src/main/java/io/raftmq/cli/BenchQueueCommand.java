@@ -275,11 +275,7 @@ final class BenchQueueCommand implements Callable<Integer> {
    */
   private int drain(RaftMqCli cli, String g, Draining draining, long target, Thread producer, PrintWriter out,
       PrintWriter err, String prefix) throws Exception {
-    QueueConsumerConfig.Builder cb = QueueConsumerConfig.builder().groupId(g).topics(topic);
-    if (maxInFlight != null) {
-      cb.maxInFlight(maxInFlight);
-    }
-    QueueConsumerConfig config = cb.build();
+    QueueConsumerConfig config = consumerConfig(g);
     List<RaftMqClient> clients = new ArrayList<>();
     List<QueueConsumer> qcs = new ArrayList<>();
     try {
@@ -328,6 +324,15 @@ final class BenchQueueCommand implements Callable<Integer> {
       return RaftMqCli.EXIT_ERROR;
     }
     return 0;
+  }
+
+  /** The settings of the bench's queue consumers of group {@code g}. */
+  private QueueConsumerConfig consumerConfig(String g) {
+    QueueConsumerConfig.Builder cb = QueueConsumerConfig.builder().groupId(g).topics(topic);
+    if (maxInFlight != null) {
+      cb.maxInFlight(maxInFlight);
+    }
+    return cb.build();
   }
 
   /** --messages or --duration alone: a producer runs while the consumers drain. */
@@ -398,11 +403,7 @@ final class BenchQueueCommand implements Callable<Integer> {
     if (groupPartitions(cli, client, groupId) >= n) {
       return;
     }
-    QueueConsumerConfig.Builder cb = QueueConsumerConfig.builder().groupId(groupId).topics(topic);
-    if (maxInFlight != null) {
-      cb.maxInFlight(maxInFlight);
-    }
-    QueueConsumer qc = client.queueConsumer(cb.build());
+    QueueConsumer qc = client.queueConsumer(consumerConfig(groupId));
     try {
       draining.ackAll(qc.receive(n, Duration.ZERO));
     } finally {
@@ -661,17 +662,21 @@ final class BenchQueueCommand implements Callable<Integer> {
       bytes.addAndGet(size);
     }
 
+    /** From the first delivery to the last ack (0 before both). */
+    private long elapsedNanos() {
+      long first = firstDeliveryAt.get();
+      return first == 0 || lastAckAt.get() == 0 ? 0 : lastAckAt.get() - first;
+    }
+
     /** Messages acked per second, from the first delivery to the last ack. */
     double rate() {
-      long first = firstDeliveryAt.get();
-      long nanos = first == 0 || lastAckAt.get() == 0 ? 0 : lastAckAt.get() - first;
+      long nanos = elapsedNanos();
       return nanos == 0 ? 0 : acked.get() * 1e9 / nanos;
     }
 
     /** {@code N messages received and acked, X msg/s, Y MB/s in T s}. */
     String summary() {
-      long first = firstDeliveryAt.get();
-      long nanos = first == 0 || lastAckAt.get() == 0 ? 0 : lastAckAt.get() - first;
+      long nanos = elapsedNanos();
       long n = acked.get();
       long b = received.get() == 0 ? 0 : bytes.get() * n / received.get();
       return String.format(Locale.ROOT, "%d messages received and acked, %s in %.3f s", n,

@@ -217,7 +217,7 @@ final class QueueEntries {
       }
       int length = r - start;
       if (length > 0 && w != start) {
-        moveRun(start, w, length);
+        moveSlots(start, w, length);
       }
       w += length;
     }
@@ -227,8 +227,8 @@ final class QueueEntries {
     tail = w;
   }
 
-  /** Copies slots [from, from + length) to [to, to + length), every column ({@code to < from}). */
-  private void moveRun(int from, int to, int length) {
+  /** Copies slots [from, from + length) to [to, to + length), every column (the ranges may overlap). */
+  private void moveSlots(int from, int to, int length) {
     System.arraycopy(offset, from, offset, to, length);
     System.arraycopy(state, from, state, to, length);
     System.arraycopy(deliveries, from, deliveries, to, length);
@@ -259,18 +259,7 @@ final class QueueEntries {
 
   /** Opens slot {@code at} by moving [at, tail) up by one (capacity permitting). */
   private void shiftUp(int at) {
-    int n = tail - at;
-    System.arraycopy(offset, at, offset, at + 1, n);
-    System.arraycopy(state, at, state, at + 1, n);
-    System.arraycopy(deliveries, at, deliveries, at + 1, n);
-    System.arraycopy(keyHash, at, keyHash, at + 1, n);
-    System.arraycopy(expiresAt, at, expiresAt, at + 1, n);
-    System.arraycopy(visibleAt, at, visibleAt, at + 1, n);
-    System.arraycopy(leaseDeadline, at, leaseDeadline, at + 1, n);
-    System.arraycopy(consumer, at, consumer, at + 1, n);
-    System.arraycopy(firstFailure, at, firstFailure, at + 1, n);
-    System.arraycopy(lastFailure, at, lastFailure, at + 1, n);
-    System.arraycopy(redrives, at, redrives, at + 1, n);
+    moveSlots(at, at + 1, tail - at);
     tail++;
   }
 }
