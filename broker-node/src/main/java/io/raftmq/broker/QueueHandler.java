@@ -87,6 +87,8 @@ final class QueueHandler {
   static final long MAX_LEASE_MS = 12L * 60 * 60 * 1000;
   private static final int MAX_WAIT_CAP_MS = 60_000;
   private static final int MAX_PER_ACQUIRE = 5_000;
+  /** Record bytes of a receive response when the request names no bound (as the SDK's default). */
+  static final int DEFAULT_RECEIVE_MAX_BYTES = 16 << 20;
   private static final int COMMAND_TIMEOUT_MS = 10_000;
   private static final long EXPIRY_TICK_MS = 100;
   private static final AttributeKey<Set<Lessee>> LESSEES = AttributeKey.valueOf("raftmq.queue.lessees");
@@ -230,6 +232,10 @@ final class QueueHandler {
       ClientHandler.replyError(channel, request, ErrorCode.INVALID_REQUEST, "lease must be 0 (the group's) .. 12 h");
       return;
     }
+    if (r.getMaxBytes() < 0) {
+      ClientHandler.replyError(channel, request, ErrorCode.INVALID_REQUEST, "max bytes must not be negative");
+      return;
+    }
     for (PartitionReceive pr : r.getPartitionsList()) {
       if (pr.getMaxMessages() < 0) {
         ClientHandler.replyError(channel, request, ErrorCode.INVALID_REQUEST, "max messages must not be negative");
@@ -366,6 +372,7 @@ final class QueueHandler {
       return done(out.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("queue group not configured yet"));
     }
     int max = Math.min(MAX_PER_ACQUIRE, pr.getMaxMessages() == 0 ? 100 : pr.getMaxMessages());
+    max = Math.min(max, fitting(lp, byteShare(r)));
     CompletableFuture<PartitionReply> proposed;
     synchronized (slot) {
       QueueGroup.Stats stats = group.stats();
@@ -423,6 +430,27 @@ final class QueueHandler {
       }
       return new Received(out, slices, Long.MAX_VALUE, lp);
     });
+  }
+
+  /** One partition's share of the request's record-byte bound. */
+  static long byteShare(QueueReceiveRequest r) {
+    long total = r.getMaxBytes() > 0 ? r.getMaxBytes() : DEFAULT_RECEIVE_MAX_BYTES;
+    return total / Math.max(1, r.getPartitionsCount());
+  }
+
+  /**
+   * How many messages of {@code lp} fit in {@code bytes}, judged by the mean size of the records its log
+   * holds (batch framing included); at least 1. Leases are given before the records are read, so the
+   * size of the ones an acquire will pick is not known: the mean keeps a response near its bound when
+   * sizes are alike, and one message always goes, however large.
+   */
+  static int fitting(PartitionDirectory.LocalPartition lp, long bytes) {
+    long records = lp.stateMachine.log().nextOffset() - lp.stateMachine.log().logStartOffset();
+    long size = lp.stateMachine.log().sizeInBytes();
+    if (records <= 0 || size <= 0) {
+      return Integer.MAX_VALUE;
+    }
+    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, bytes / Math.max(1, size / records)));
   }
 
   /**

@@ -664,6 +664,12 @@ class QueueIT {
           .setQueueReceive(QueueReceiveRequest.newBuilder().setGroup("g").setConsumerId("c")
               .addPartitions(PartitionReceive.newBuilder().setTopic("no-such-topic").setMaxMessages(1))).build());
       assertThat(r.header().getQueueReceive().getResults(0).getError()).isEqualTo(ErrorCode.UNKNOWN_TOPIC);
+      r = conn.call(Request.newBuilder().setCorrelationId(79).setApiKey(ApiKey.QUEUE_RECEIVE).setApiVersion(1)
+          .setQueueReceive(QueueReceiveRequest.newBuilder().setGroup("g").setConsumerId("c").setMaxBytes(-1)
+              .addPartitions(PartitionReceive.newBuilder().setTopic("q-bad").setMaxMessages(1))).build());
+      assertThat(r.header().getError()).isEqualTo(ErrorCode.INVALID_REQUEST);
+      assertThat(r.header().getErrorMessage()).contains("max bytes");
+      assertThat(q.describe().getInFlight()).as("nothing changed").isEqualTo(3);
       assertThat(q.ack(offsets(got))).containsOnly(ErrorCode.NONE);
     }
   }

@@ -3,6 +3,7 @@ package io.raftmq.broker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.raftmq.client.ClientConfig;
 import io.raftmq.client.ConsumerRecord;
 import io.raftmq.client.DeadLetterEntry;
 import io.raftmq.client.DeadLetters;
@@ -207,6 +208,57 @@ class QueueSdkIT {
         QueueGroupDescription after = describe(topic, group);
         return after.dead() == 0 && after.inFlight() == 0 && after.backlog() == 0;
       });
+    }
+  }
+
+  /**
+   * A backlog of large messages bigger than the client's frame limit: each receive leases only what fits
+   * its byte bound (half the frame limit), so every message arrives on its first delivery. Without the
+   * bound the broker leased the whole backlog into one response the client could not read, the broken
+   * connection released the leases with backoff, and messages burned attempts they were never seen in.
+   */
+  @Test
+  void receiveLeasesOnlyWhatFitsTheResponseByteBoundSoLargeMessagesCostNoAttempts() throws Exception {
+    String topic = "sdk-large";
+    String group = "large";
+    int valueBytes = 100_000;
+    int count = 30; // 3 MB in all, three times the client's 1 MiB frame limit
+    client.admin().createTopic(NewTopic.of(topic, 1)).get(30, TimeUnit.SECONDS);
+    try (RaftMqClient small = RaftMqClient.connect(ClientConfig.builder().bootstrap(cluster.bootstrap())
+        .maxFrameBytes(1 << 20).build());
+        QueueConsumer q = small.queueConsumer(QueueConsumerConfig.builder().groupId(group).topics(topic).build())) {
+      awaitGroupOpen(topic, group, 1, q);
+      try (Producer p = client.producer()) {
+        List<CompletableFuture<?>> fs = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+          byte[] value = new byte[valueBytes];
+          java.util.Arrays.fill(value, (byte) i);
+          fs.add(p.send(Message.of(topic, ("k" + i).getBytes(StandardCharsets.UTF_8), value)));
+        }
+        for (CompletableFuture<?> f : fs) {
+          f.get(30, TimeUnit.SECONDS);
+        }
+      }
+      Map<String, Integer> deliveries = new ConcurrentHashMap<>();
+      List<Integer> batchSizes = new ArrayList<>();
+      await().atMost(Duration.ofSeconds(60)).until(() -> {
+        List<Delivery> got = q.receive(count, Duration.ofMillis(500));
+        if (!got.isEmpty()) {
+          batchSizes.add(got.size());
+        }
+        for (Delivery d : got) {
+          assertThat(d.value()).hasSize(valueBytes);
+          deliveries.merge(new String(d.key(), StandardCharsets.UTF_8), d.deliveryCount(), Math::max);
+          d.ack().get(10, TimeUnit.SECONDS);
+        }
+        return deliveries.size() == count;
+      });
+      assertThat(deliveries.values()).as("every message on its first delivery").containsOnly(1);
+      // Half of 1 MiB over ~100 KB records: at most 5 a response (each response one node's, one partition).
+      assertThat(batchSizes).allSatisfy(n -> assertThat(n).isLessThanOrEqualTo(5));
+      QueueGroupDescription d = describe(topic, group);
+      assertThat(d.redelivered()).isZero();
+      assertThat(d.inFlight()).isZero();
     }
   }
 

@@ -41,6 +41,8 @@ public final class QueueConsumerConfig {
   public static final int DEFAULT_MAX_IN_FLIGHT = 20_000;
   /** Default of {@link #maxRedrives()}. */
   public static final int DEFAULT_MAX_REDRIVES = 3;
+  /** Default of {@link #receiveMaxBytes()}: 16 MiB. */
+  public static final int DEFAULT_RECEIVE_MAX_BYTES = 16 << 20;
   /** Longest lease a consumer may ask for. */
   public static final Duration MAX_VISIBILITY_TIMEOUT = Duration.ofHours(12);
 
@@ -59,6 +61,7 @@ public final class QueueConsumerConfig {
   private final Integer maxRedrives;
   private final String deadLetterTopic;
   private final int handlerThreads;
+  private final int receiveMaxBytes;
   private final Predicate<Throwable> retryable;
 
   private QueueConsumerConfig(Builder b) {
@@ -127,6 +130,10 @@ public final class QueueConsumerConfig {
       throw new IllegalArgumentException("handlerThreads must be 1 .. 1000: " + b.handlerThreads);
     }
     this.handlerThreads = b.handlerThreads;
+    if (b.receiveMaxBytes < 1024) {
+      throw new IllegalArgumentException("receiveMaxBytes must be at least 1024: " + b.receiveMaxBytes);
+    }
+    this.receiveMaxBytes = b.receiveMaxBytes;
     this.retryable = Objects.requireNonNull(b.retryable, "retryable");
   }
 
@@ -219,6 +226,18 @@ public final class QueueConsumerConfig {
   /** Threads that run the handler of {@link QueueConsumer#subscribe} (default 4). */
   public int handlerThreads() {
     return handlerThreads;
+  }
+
+  /**
+   * Upper bound for the record bytes of one receive response from one broker (default 16 MiB, and at
+   * most half the client's {@link ClientConfig#maxFrameBytes()}), shared by the partitions it asks: the
+   * broker leases no more messages than fit, judged by each partition's mean stored record size, and
+   * always at least one. It bounds memory per receive the way {@link ConsumerConfig#fetchMaxBytes()}
+   * does for stream consumers, and keeps a response of large messages under the frame limit (a
+   * response over it would cost each of its messages a delivery attempt).
+   */
+  public int receiveMaxBytes() {
+    return receiveMaxBytes;
   }
 
   /**
@@ -327,6 +346,7 @@ public final class QueueConsumerConfig {
     private Integer maxRedrives;
     private String deadLetterTopic;
     private int handlerThreads = 4;
+    private int receiveMaxBytes = DEFAULT_RECEIVE_MAX_BYTES;
     private Predicate<Throwable> retryable = defaultRetryable();
 
     private Builder() {}
@@ -412,6 +432,12 @@ public final class QueueConsumerConfig {
     /** See {@link QueueConsumerConfig#handlerThreads()}. */
     public Builder handlerThreads(int handlerThreads) {
       this.handlerThreads = handlerThreads;
+      return this;
+    }
+
+    /** See {@link QueueConsumerConfig#receiveMaxBytes()}. */
+    public Builder receiveMaxBytes(int receiveMaxBytes) {
+      this.receiveMaxBytes = receiveMaxBytes;
       return this;
     }
 

@@ -29,6 +29,7 @@ class QueueConsumerConfigTest {
     assertThat(c.backoffBase()).isEqualTo(Duration.ofSeconds(1));
     assertThat(c.backoffMax()).isEqualTo(Duration.ofSeconds(60));
     assertThat(c.maxInFlight()).isEqualTo(20_000);
+    assertThat(c.receiveMaxBytes()).isEqualTo(16 << 20);
     assertThat(c.ordering()).isEqualTo(QueueOrdering.NONE);
     assertThat(c.keyFailureMode()).isEqualTo(KeyFailureMode.LENIENT);
     assertThat(c.maxRedrives()).isEqualTo(3);
@@ -61,6 +62,7 @@ class QueueConsumerConfigTest {
     assertThatThrownBy(() -> valid().topics(List.of()).build()).hasMessageContaining("topic");
     assertThatThrownBy(() -> valid().topics("a b").build()).hasMessageContaining("topic name");
     assertThatThrownBy(() -> valid().visibilityTimeout(Duration.ZERO).build()).hasMessageContaining("visibilityTimeout");
+    assertThatThrownBy(() -> valid().receiveMaxBytes(1023).build()).hasMessageContaining("receiveMaxBytes");
     assertThatThrownBy(() -> valid().visibilityTimeout(Duration.ofHours(13)).build())
         .hasMessageContaining("visibilityTimeout");
     assertThatThrownBy(() -> valid().maxDeliveries(0).build()).hasMessageContaining("maxDeliveries");

@@ -67,6 +67,8 @@ public final class QueueConsumerImpl implements QueueConsumer {
   private final QueueGroupConfig groupConfig;
   /** Lease asked for (0: the group's) and assumed for extensions (0: estimated per delivery). */
   private final long leaseMs;
+  /** Record bytes one receive response may carry: the config's, within half the frame limit. */
+  private final int receiveMaxBytes;
 
   // ---- guarded by this ----
   private final ArrayDeque<DeliveryImpl> buffered = new ArrayDeque<>();
@@ -94,6 +96,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
         SettleBatcher.DEFAULT_MAX_BATCH);
     this.groupConfig = wireConfig(config);
     this.leaseMs = config.explicitVisibilityTimeout().map(Duration::toMillis).orElse(0L);
+    this.receiveMaxBytes = Math.min(config.receiveMaxBytes(), rt.config().maxFrameBytes() / 2);
   }
 
   /** The group settings the user set, as the wire carries them (0 / empty: unset); null if none. */
@@ -257,7 +260,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
       HostPort node = e.getKey();
       QueueReceiveRequest.Builder req = QueueReceiveRequest.newBuilder().setGroup(config.groupId())
           .setConsumerId(config.consumerId()).setMaxWaitMs(maxWaitMs).setLeaseMs(leaseMs)
-          .addAllPartitions(e.getValue());
+          .setMaxBytes(receiveMaxBytes).addAllPartitions(e.getValue());
       if (groupConfig != null) {
         req.setConfig(groupConfig);
       }
