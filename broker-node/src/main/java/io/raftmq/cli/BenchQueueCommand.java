@@ -18,6 +18,7 @@ import io.raftmq.client.TopicDescription;
 import io.raftmq.client.TopicPartition;
 import io.raftmq.protocol.ErrorCode;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -46,7 +47,8 @@ import picocli.CommandLine.Spec;
  * {@code raftmq bench queue}: C queue consumers of one queue group, each with its own connection and
  * thread, receive and ack a backlog (or what a producer sends meanwhile); reports messages/s, MB/s and
  * the Raft entries the queue commands cost per message acked, from the partitions' applied indexes
- * ({@code raftmq_raft_applied_index} on the nodes' /metrics) before and after. With {@code --runs} it
+ * ({@code raftmq_raft_applied_index} on the nodes' /metrics) before and after, and in backlog mode the CPU
+ * time per message of the nodes and of this JVM (where the cost of a queue lies). With {@code --runs} it
  * drains one backlog several times in one JVM (a queue group each, all made before producing), and with
  * {@code --compare-stream} a stream group drains the same backlog after each queue drain, so that the two
  * are compared on the same topic, data and JIT state.
@@ -58,7 +60,9 @@ import picocli.CommandLine.Spec;
             + "--messages N produces N while the consumers run; --duration alone produces and consumes for that "
             + "long.",
         "Prints: N messages received and acked, X msg/s, Y MB/s; and the Raft entries per message acked (from the "
-            + "partitions' applied indexes before and after, read from the nodes' /metrics).",
+            + "partitions' applied indexes before and after, read from the nodes' /metrics); in backlog mode also "
+            + "the CPU time per message of the nodes (their process_cpu_seconds_total; meaningful when each node "
+            + "is a process of its own, as with scripts/cluster.sh) and of this client JVM.",
         "--runs R drains the backlog R times in this JVM (a queue group each); --compare-stream drains it with a "
             + "stream group of C consumers after each queue drain and prints the queue/stream throughput ratio."})
 final class BenchQueueCommand implements Callable<Integer> {
@@ -228,19 +232,25 @@ final class BenchQueueCommand implements Callable<Integer> {
           // Everything the group has to process, this backlog and anything left from before.
           long target = cli.await(client.admin().describeQueue(topic, groups.get(i))).backlog();
           Map<Integer, Long> before = appliedIndexes(client, cli, n);
+          double[] cpuBefore = cpuSeconds(client, cli);
           Draining draining = new Draining();
           int code = drain(cli, groups.get(i), draining, target, null, out, err, prefix);
+          double[] cpuAfter = cpuSeconds(client, cli);
           Map<Integer, Long> after = appliedIndexes(client, cli, n);
           out.println(prefix + entriesLine(before, after, draining.acked.get(), n, true));
+          out.println(prefix + cpuLine(cpuBefore, cpuAfter, draining.acked.get()));
           out.flush();
           if (code != 0) {
             return code;
           }
           if (compareStream) {
             BenchConsumeCommand.Reading reading = new BenchConsumeCommand.Reading(Long.MAX_VALUE, ends, timeout);
+            double[] streamCpuBefore = cpuSeconds(client, cli);
             reading.run(client, ConsumerConfig.builder().groupId(streamGroups.get(i)).build(), topic, consumers);
+            double[] streamCpuAfter = cpuSeconds(client, cli);
             out.println(prefix + "stream group " + streamGroups.get(i) + ", " + consumers + " consumers: "
                 + reading.summary());
+            out.println(prefix + "stream group " + cpuLine(streamCpuBefore, streamCpuAfter, reading.consumed.get()));
             if (reading.error.get() != null || !reading.done()) {
               err.println("error: the stream group did not read the backlog: " + (reading.error.get() != null
                   ? RaftMqCli.describe(reading.error.get()) : "not read to the end: " + reading.pending.keySet()));
@@ -506,9 +516,58 @@ final class BenchQueueCommand implements Callable<Integer> {
 
   /** Each reachable node's applied Raft index per partition of the topic, from one scrape of its /metrics. */
   private List<Map<Integer, Long>> appliedIndexesByNode(RaftMqClient client, RaftMqCli cli) {
+    return scrapeNodes(client, cli).stream().map(body -> appliedIndexes(body, topic)).toList();
+  }
+
+  /**
+   * CPU time used so far, in seconds: {0: the nodes' (their {@code process_cpu_seconds_total} summed
+   * over the nodes that answered), 1: this JVM's}.
+   */
+  private double[] cpuSeconds(RaftMqClient client, RaftMqCli cli) {
+    double nodes = 0;
+    for (String body : scrapeNodes(client, cli)) {
+      nodes += processCpuSeconds(body);
+    }
+    double self = 0;
+    if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+      self = os.getProcessCpuTime() / 1e9;
+    }
+    return new double[] {nodes, self};
+  }
+
+  private static final Pattern PROCESS_CPU = Pattern.compile("^process_cpu_seconds_total\\s+(\\S+)", Pattern.MULTILINE);
+
+  /** {@code process_cpu_seconds_total} in one node's Prometheus text (0 if absent). */
+  static double processCpuSeconds(String metrics) {
+    Matcher m = PROCESS_CPU.matcher(metrics);
+    if (!m.find()) {
+      return 0;
+    }
+    try {
+      return Double.parseDouble(m.group(1));
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  /**
+   * {@code cpu per message: nodes X us, this client Y us}, from two {@link #cpuSeconds} readings around
+   * a drain of {@code messages} (the readings bracket the consumers' start and close too).
+   */
+  static String cpuLine(double[] before, double[] after, long messages) {
+    if (messages <= 0) {
+      return "cpu per message: no messages";
+    }
+    return String.format(Locale.ROOT, "cpu per message: nodes %.2f us, this client %.2f us (process CPU time, "
+        + "from before the consumers start to after they close)", (after[0] - before[0]) * 1e6 / messages,
+        (after[1] - before[1]) * 1e6 / messages);
+  }
+
+  /** The body of every reachable node's /metrics. */
+  private List<String> scrapeNodes(RaftMqClient client, RaftMqCli cli) {
     ClusterMetadata md = client.metadata(cli.requestTimeout());
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
-    List<Map<Integer, Long>> out = new ArrayList<>();
+    List<String> out = new ArrayList<>();
     for (NodeAddress node : md.nodes()) {
       if (node.httpPort() <= 0) {
         continue;
@@ -518,7 +577,7 @@ final class BenchQueueCommand implements Callable<Integer> {
                 URI.create("http://" + node.host() + ":" + node.httpPort() + "/metrics"))
             .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() == 200) {
-          out.add(appliedIndexes(r.body(), topic));
+          out.add(r.body());
         }
       } catch (java.io.IOException e) {
         // that node's figures are missing; the leader's are what counts

@@ -306,7 +306,8 @@ class QueueCliIT {
         .containsPattern("(?m)^2000 messages received and acked, \\d+ msg/s, [\\d.]+ MB/s in [\\d.]+ s$")
         .containsPattern("(?m)^raft entries per message acked: [\\d.]+ \\(\\d+ entries in 2 partitions for 2000 "
             + "messages; queue commands only")
-        .contains("(2 queue consumers of group bq on bench-q");
+        .contains("(2 queue consumers of group bq on bench-q")
+        .containsPattern("(?m)^cpu per message: nodes [\\d.]+ us, this client [\\d.]+ us \\(process CPU time");
     Matcher m = Pattern.compile("raft entries per message acked: ([\\d.]+)").matcher(bench.out());
     assertThat(m.find()).isTrue();
     assertThat(Double.parseDouble(m.group(1))).as("acquires and acks are batched").isGreaterThan(0).isLessThan(1);
@@ -355,6 +356,8 @@ class QueueCliIT {
           .contains(prefix + "(2 queue consumers of group bq2-" + run + " on bench-q")
           .containsPattern("(?m)^" + prefix + "stream group raftmq-bench-stream-\\w+-" + run
               + ", 2 consumers: 1500 messages, \\d+ msg/s")
+          .containsPattern("(?m)^" + prefix + "cpu per message: nodes [\\d.]+ us, this client [\\d.]+ us")
+          .containsPattern("(?m)^" + prefix + "stream group cpu per message: nodes [\\d.]+ us, this client [\\d.]+ us")
           .containsPattern("(?m)^" + prefix + "queue/stream throughput: \\d+\\.\\d\\d$");
     }
     assertThat(bench.out()).containsPattern("(?m)^queue/stream throughput over 2 runs: median \\d+\\.\\d\\d, "

@@ -442,6 +442,13 @@ class QueueCommandTest {
         .isEqualTo("raft entries per message acked: 0.5000 (50 entries in 2 partitions for 100 messages; queue "
             + "commands only: receives, settles, expiries)");
     assertThat(BenchQueueCommand.entriesLine(Map.of(0, 100L), Map.of(0, 130L), 100, 2, true)).contains("unknown");
+    // CPU per message: the nodes' process_cpu_seconds_total and this JVM's, over the messages.
+    assertThat(BenchQueueCommand.processCpuSeconds(metrics + "# TYPE process_cpu_seconds_total counter\n"
+        + "process_cpu_seconds_total 524.25\n")).isEqualTo(524.25);
+    assertThat(BenchQueueCommand.processCpuSeconds(metrics)).isZero();
+    assertThat(BenchQueueCommand.cpuLine(new double[] {10, 2}, new double[] {13, 3.5}, 1_000_000))
+        .startsWith("cpu per message: nodes 3.00 us, this client 1.50 us (");
+    assertThat(BenchQueueCommand.cpuLine(new double[] {10, 2}, new double[] {13, 3.5}, 0)).contains("no messages");
     // Replica lag from one scrape: each partition's replicas against its furthest; one lagging partition
     // is not hidden by another.
     assertThat(BenchQueueCommand.entriesBehind(List.of(Map.of(0, 100L, 1, 50L), Map.of(0, 100L, 1, 45L),
