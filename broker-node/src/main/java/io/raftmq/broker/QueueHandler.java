@@ -241,6 +241,11 @@ final class QueueHandler {
         ClientHandler.replyError(channel, request, ErrorCode.INVALID_REQUEST, "max messages must not be negative");
         return;
       }
+      if (pr.getAcksCount() > MAX_IN_FLIGHT_CAP) {
+        ClientHandler.replyError(channel, request, ErrorCode.INVALID_REQUEST, "at most " + MAX_IN_FLIGHT_CAP
+            + " acks per partition in a receive");
+        return;
+      }
     }
     long deadline = System.nanoTime()
         + TimeUnit.MILLISECONDS.toNanos(Math.max(0, Math.min(MAX_WAIT_CAP_MS, r.getMaxWaitMs())));
@@ -281,12 +286,23 @@ final class QueueHandler {
               waitOn.add(x.waitOn);
             }
           }
-          if (delivered > 0 || error || waitOn.isEmpty() || System.nanoTime() - deadlineNanos >= 0) {
+          // A receive that carried acks answers once they are applied: the consumer waits for them.
+          if (delivered > 0 || error || waitOn.isEmpty() || System.nanoTime() - deadlineNanos >= 0
+              || carriesAcks(r)) {
             respondReceive(channel, request, got, startNanos);
             return;
           }
           park(channel, request, deadlineNanos, startNanos, waitOn, wakeAt);
         }));
+  }
+
+  private static boolean carriesAcks(QueueReceiveRequest r) {
+    for (PartitionReceive pr : r.getPartitionsList()) {
+      if (pr.getAcksCount() > 0) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private Received failedReceive(PartitionReceive pr, Throwable e) {
@@ -371,15 +387,19 @@ final class QueueHandler {
     if (group == null) {
       return done(out.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("queue group not configured yet"));
     }
-    int max = Math.min(MAX_PER_ACQUIRE, pr.getMaxMessages() == 0 ? 100 : pr.getMaxMessages());
-    max = Math.min(max, fitting(lp, byteShare(r)));
+    int asked = Math.min(MAX_PER_ACQUIRE, pr.getMaxMessages() == 0 ? 100 : pr.getMaxMessages());
+    boolean acks = pr.getAcksCount() > 0;
     CompletableFuture<PartitionReply> proposed;
     synchronized (slot) {
       QueueGroup.Stats stats = group.stats();
       long hw = lp.stateMachine.highWatermark();
+      // Sized after hw is read: the log's figures then cover every record this acquire may lease (read
+      // before, an empty log would bound nothing while records arrive).
+      int max = Math.min(asked, fitting(lp, byteShare(r)));
       long now = System.currentTimeMillis();
       long end = slot.acquiresInFlight > 0 && slot.pendingEnd > stats.end() ? slot.pendingEnd : stats.end();
-      boolean worth = slot.acquiresInFlight < MAX_ACQUIRES_IN_FLIGHT
+      // Acks always go (they free room, and the consumer waits for them); leases only when some may come.
+      boolean worth = acks || slot.acquiresInFlight < MAX_ACQUIRES_IN_FLIGHT
           && stats.inFlight() < stats.config().getMaxInFlight()
           && (end < hw || stats.version() != slot.emptyVersion || now >= stats.nextVisibleAtMs());
       if (!worth) {
@@ -387,7 +407,7 @@ final class QueueHandler {
       }
       Acquire.Builder a = Acquire.newBuilder().setConsumer(r.getConsumerId()).setMax(max)
           .setLeaseMs(r.getLeaseMs() > 0 ? r.getLeaseMs() : stats.config().getVisibilityTimeoutMs())
-          .setFirstNewOffset(end);
+          .setFirstNewOffset(end).addAllAcks(pr.getAcksList());
       if (end < hw) {
         // With ordering by key, blocked keys are skipped: offer more new records than asked for.
         int wantNew = stats.config().getOrderingKey() ? Math.min(MAX_PER_ACQUIRE, max * 4 + 64) : max;
@@ -410,6 +430,13 @@ final class QueueHandler {
       }
     });
     return proposed.thenApply(reply -> {
+      if (acks) {
+        // The acks were applied: the refused ones are the reply's results (the acquire adds no other).
+        out.setAcksApplied(true);
+        for (QueueResult q : reply.getQueueResultsList()) {
+          out.addRefusedAcks(SettleResult.newBuilder().setOffset(q.getOffset()).setError(errorOf(q.getOutcome())));
+        }
+      }
       if (reply.getLeasedOffsetsCount() == 0) {
         slot.emptyVersion = reply.getGeneration();
         QueueGroup g = lp.stateMachine.queueGroups().get(r.getGroup());

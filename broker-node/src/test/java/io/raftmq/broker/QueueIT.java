@@ -41,6 +41,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -627,6 +628,56 @@ class QueueIT {
       List<ConsumerRecord> dlq = readAll("q-failover.dlq.g", 1, 10);
       assertThat(dlq).as("each dead letter copied exactly once").hasSize(10);
       assertThat(dlq.stream().map(r -> header(r, DeadLetters.ORIGINAL_OFFSET)).distinct().count()).isEqualTo(10);
+    }
+  }
+
+  @Test
+  void acksCarriedInAReceiveAreAppliedBeforeItsLeasesAndItAnswersAtOnce() throws Exception {
+    createTopic("q-carry", 1);
+    try (Q q = new Q("q-carry", "g", "c", QueueGroupConfig.newBuilder().setMaxInFlight(2).build());
+        Q other = new Q("q-carry", "g", "other", null)) {
+      open(q);
+      produce("q-carry", 0, values("m", 4));
+      List<Got> first = q.receive(10, 2000);
+      assertThat(offsets(first)).containsExactly(0L, 1L);
+      assertThat(q.describe().getInFlight()).as("the group is full").isEqualTo(2);
+      // The acks of 0 and 1 (and one of 3, which this consumer does not hold) ride in the next receive:
+      // applied first, they make room for the two leases the same command gives.
+      RawConnection.Reply reply = q.conn().call(Request.newBuilder().setCorrelationId(500)
+          .setApiKey(ApiKey.QUEUE_RECEIVE).setApiVersion(1).setQueueReceive(QueueReceiveRequest.newBuilder()
+              .setGroup("g").setConsumerId("c").setMaxWaitMs(5000)
+              .addPartitions(PartitionReceive.newBuilder().setTopic("q-carry").setMaxMessages(10)
+                  .addAcks(0).addAcks(3).addAcks(1))).build());
+      PartitionReceiveResult r = reply.header().getQueueReceive().getResults(0);
+      assertThat(r.getError()).isEqualTo(ErrorCode.NONE);
+      assertThat(r.getAcksApplied()).isTrue();
+      assertThat(r.getRefusedAcksList()).extracting(SettleResult::getOffset, SettleResult::getError)
+          .containsExactly(org.assertj.core.groups.Tuple.tuple(3L, ErrorCode.LEASE_NOT_HELD));
+      assertThat(r.getOffsetsList()).containsExactly(2L, 3L);
+      assertThat(q.describe().getInFlight()).isEqualTo(2);
+      // Acks with nothing left to lease: answered as soon as they apply, not after the 5 s long poll.
+      long start = System.nanoTime();
+      reply = q.conn().call(Request.newBuilder().setCorrelationId(501)
+          .setApiKey(ApiKey.QUEUE_RECEIVE).setApiVersion(1).setQueueReceive(QueueReceiveRequest.newBuilder()
+              .setGroup("g").setConsumerId("c").setMaxWaitMs(5000)
+              .addPartitions(PartitionReceive.newBuilder().setTopic("q-carry").setMaxMessages(10)
+                  .addAcks(2).addAcks(3))).build());
+      r = reply.header().getQueueReceive().getResults(0);
+      assertThat(r.getAcksApplied()).isTrue();
+      assertThat(r.getRefusedAcksList()).isEmpty();
+      assertThat(r.getOffsetsList()).isEmpty();
+      assertThat(System.nanoTime() - start).as("not parked for the long poll")
+          .isLessThan(TimeUnit.MILLISECONDS.toNanos(4000));
+      assertThat(q.describe().getInFlight()).isZero();
+      // Another consumer's receive carrying acks of messages it never held: refused, nothing changes.
+      reply = other.conn().call(Request.newBuilder().setCorrelationId(502)
+          .setApiKey(ApiKey.QUEUE_RECEIVE).setApiVersion(1).setQueueReceive(QueueReceiveRequest.newBuilder()
+              .setGroup("g").setConsumerId("other")
+              .addPartitions(PartitionReceive.newBuilder().setTopic("q-carry").setMaxMessages(10).addAcks(0))).build());
+      r = reply.header().getQueueReceive().getResults(0);
+      assertThat(r.getRefusedAcksList()).extracting(SettleResult::getError).containsExactly(ErrorCode.LEASE_NOT_HELD);
+      assertThat(r.getOffsetsList()).isEmpty();
+      assertThat(q.describe().getInFlight()).isZero();
     }
   }
 

@@ -12,6 +12,7 @@ import io.raftmq.client.Message;
 import io.raftmq.client.NewTopic;
 import io.raftmq.client.PermanentFailureException;
 import io.raftmq.client.Producer;
+import io.raftmq.client.ProducerConfig;
 import io.raftmq.client.QueueConsumer;
 import io.raftmq.client.QueueConsumerConfig;
 import io.raftmq.client.QueueGroupDescription;
@@ -228,7 +229,9 @@ class QueueSdkIT {
         .maxFrameBytes(1 << 20).build());
         QueueConsumer q = small.queueConsumer(QueueConsumerConfig.builder().groupId(group).topics(topic).build())) {
       awaitGroupOpen(topic, group, 1, q);
-      try (Producer p = client.producer()) {
+      // One record per batch: a response carries whole batches, and a batch of several such records would
+      // not fit the 1 MiB frame whatever the bound.
+      try (Producer p = client.producer(ProducerConfig.builder().batchSizeBytes(valueBytes + 1024).build())) {
         List<CompletableFuture<?>> fs = new ArrayList<>();
         for (int i = 0; i < count; i++) {
           byte[] value = new byte[valueBytes];

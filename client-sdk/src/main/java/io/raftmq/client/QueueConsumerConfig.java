@@ -41,6 +41,8 @@ public final class QueueConsumerConfig {
   public static final int DEFAULT_MAX_IN_FLIGHT = 20_000;
   /** Default of {@link #maxRedrives()}. */
   public static final int DEFAULT_MAX_REDRIVES = 3;
+  /** Default of {@link #settleLinger()}: 5 ms. */
+  public static final Duration DEFAULT_SETTLE_LINGER = Duration.ofMillis(5);
   /** Default of {@link #receiveMaxBytes()}: 16 MiB. */
   public static final int DEFAULT_RECEIVE_MAX_BYTES = 16 << 20;
   /** Longest lease a consumer may ask for. */
@@ -62,6 +64,7 @@ public final class QueueConsumerConfig {
   private final String deadLetterTopic;
   private final int handlerThreads;
   private final int receiveMaxBytes;
+  private final Duration settleLinger;
   private final Predicate<Throwable> retryable;
 
   private QueueConsumerConfig(Builder b) {
@@ -134,6 +137,10 @@ public final class QueueConsumerConfig {
       throw new IllegalArgumentException("receiveMaxBytes must be at least 1024: " + b.receiveMaxBytes);
     }
     this.receiveMaxBytes = b.receiveMaxBytes;
+    if (b.settleLinger == null || b.settleLinger.isNegative() || b.settleLinger.compareTo(Duration.ofMinutes(1)) > 0) {
+      throw new IllegalArgumentException("settleLinger must be 0 .. 1 min: " + b.settleLinger);
+    }
+    this.settleLinger = b.settleLinger;
     this.retryable = Objects.requireNonNull(b.retryable, "retryable");
   }
 
@@ -232,12 +239,23 @@ public final class QueueConsumerConfig {
    * Upper bound for the record bytes of one receive response from one broker (default 16 MiB, and at
    * most half the client's {@link ClientConfig#maxFrameBytes()}), shared by the partitions it asks: the
    * broker leases no more messages than fit, judged by each partition's mean stored record size, and
-   * always at least one. It bounds memory per receive the way {@link ConsumerConfig#fetchMaxBytes()}
+   * always at least one (a response carries whole producer batches: a share can be exceeded by up to a
+   * batch at each end). It bounds memory per receive the way {@link ConsumerConfig#fetchMaxBytes()}
    * does for stream consumers, and keeps a response of large messages under the frame limit (a
    * response over it would cost each of its messages a delivery attempt).
    */
   public int receiveMaxBytes() {
     return receiveMaxBytes;
+  }
+
+  /**
+   * How long an ack, nack, reject or extend waits to share a request with others (default 5 ms): within
+   * it, the consumer's next receive carries its queued acks of the partitions it asks in the same Raft
+   * command as the new leases; what is left is sent as one settle request per leader when the linger
+   * ends, when 20,000 are queued, or when a receive goes out.
+   */
+  public Duration settleLinger() {
+    return settleLinger;
   }
 
   /**
@@ -347,6 +365,7 @@ public final class QueueConsumerConfig {
     private String deadLetterTopic;
     private int handlerThreads = 4;
     private int receiveMaxBytes = DEFAULT_RECEIVE_MAX_BYTES;
+    private Duration settleLinger = DEFAULT_SETTLE_LINGER;
     private Predicate<Throwable> retryable = defaultRetryable();
 
     private Builder() {}
@@ -438,6 +457,12 @@ public final class QueueConsumerConfig {
     /** See {@link QueueConsumerConfig#receiveMaxBytes()}. */
     public Builder receiveMaxBytes(int receiveMaxBytes) {
       this.receiveMaxBytes = receiveMaxBytes;
+      return this;
+    }
+
+    /** See {@link QueueConsumerConfig#settleLinger()}. */
+    public Builder settleLinger(Duration settleLinger) {
+      this.settleLinger = settleLinger;
       return this;
     }
 

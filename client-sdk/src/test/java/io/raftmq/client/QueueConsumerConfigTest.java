@@ -30,6 +30,7 @@ class QueueConsumerConfigTest {
     assertThat(c.backoffMax()).isEqualTo(Duration.ofSeconds(60));
     assertThat(c.maxInFlight()).isEqualTo(20_000);
     assertThat(c.receiveMaxBytes()).isEqualTo(16 << 20);
+    assertThat(c.settleLinger()).isEqualTo(Duration.ofMillis(5));
     assertThat(c.ordering()).isEqualTo(QueueOrdering.NONE);
     assertThat(c.keyFailureMode()).isEqualTo(KeyFailureMode.LENIENT);
     assertThat(c.maxRedrives()).isEqualTo(3);
@@ -63,6 +64,7 @@ class QueueConsumerConfigTest {
     assertThatThrownBy(() -> valid().topics("a b").build()).hasMessageContaining("topic name");
     assertThatThrownBy(() -> valid().visibilityTimeout(Duration.ZERO).build()).hasMessageContaining("visibilityTimeout");
     assertThatThrownBy(() -> valid().receiveMaxBytes(1023).build()).hasMessageContaining("receiveMaxBytes");
+    assertThatThrownBy(() -> valid().settleLinger(Duration.ofMillis(-1)).build()).hasMessageContaining("settleLinger");
     assertThatThrownBy(() -> valid().visibilityTimeout(Duration.ofHours(13)).build())
         .hasMessageContaining("visibilityTimeout");
     assertThatThrownBy(() -> valid().maxDeliveries(0).build()).hasMessageContaining("maxDeliveries");

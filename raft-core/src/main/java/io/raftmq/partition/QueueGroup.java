@@ -229,15 +229,28 @@ public final class QueueGroup {
   // ---- commands ----
 
   /**
-   * Takes in the new records the leader described (if it read them from the group's end as it is now),
-   * then leases up to {@code max} visible messages in offset order to the consumer; the leases go to
-   * {@code out}'s packed lease fields.
+   * Settles the consumer's acks carried in the command (refused ones as results in {@code out}, as a
+   * settle lists them), takes in the new records the leader described (if it read them from the group's
+   * end as it is now), then leases up to {@code max} visible messages in offset order to the consumer;
+   * the leases go to {@code out}'s packed lease fields.
    */
   void acquire(Acquire a, long now, long highWatermark, PartitionReply.Builder out) {
+    boolean change = false;
+    if (a.getAcksCount() > 0 && !a.getConsumer().isEmpty()) {
+      // The consumer's acks first (a refused one adds a result, as in a settle): they free in-flight room.
+      for (int k = 0, n = a.getAcksCount(); k < n; k++) {
+        ackOne(a.getAcks(k), a.getConsumer(), now, out);
+      }
+      advanceStart();
+      live.compact();
+      change = true;
+    }
     if (a.getMax() <= 0 || a.getLeaseMs() <= 0 || a.getConsumer().isEmpty()) {
+      if (change) {
+        changed();
+      }
       return;
     }
-    boolean change = false;
     if (a.getFirstNewOffset() == end) {
       int n = a.getNewRecordCount();
       boolean keys = a.getNewKeyHashesCount() == n;

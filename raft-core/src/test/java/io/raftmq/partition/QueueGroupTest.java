@@ -129,6 +129,29 @@ class QueueGroupTest {
   }
 
   @Test
+  void acksCarriedInAnAcquireSettleFirstAndFreeRoomForItsLeases() throws IOException {
+    configure(DEFAULTS.toBuilder().setMaxInFlight(3).build());
+    append(5, 1);
+    assertThat(offsets(acquire(2, "c1", 3, 0, 0, 0, 0, 0))).containsExactly(0L, 1L, 2L);
+    // The group is full (3 in flight): acks of 0 and 1 in the same command make room for two leases;
+    // an ack of a message not leased to c1 (4) and one of a message never leased (99) are refused.
+    Acquire.Builder a = Acquire.newBuilder().setConsumer("c1").setMax(10).setLeaseMs(10_000)
+        .setFirstNewOffset(core.queueGroup("q").end()).addAcks(0).addAcks(99).addAcks(1);
+    PartitionReply r = queue(3, QueueCommand.newBuilder().setAcquire(a));
+    assertThat(r.getLeasedOffsetsList()).containsExactly(3L, 4L);
+    assertThat(r.getQueueResultsList()).extracting(QueueResult::getOffset, QueueResult::getOutcome)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple(99L, QueueOutcome.Q_NOT_LEASED));
+    assertThat(core.queueGroup("q").start()).isEqualTo(2);
+    assertThat(core.queueGroup("q").stats().inFlight()).isEqualTo(3);
+    // Acks with nothing to lease still apply (max 0 leases nothing).
+    Acquire.Builder only = Acquire.newBuilder().setConsumer("c1").setMax(0).setLeaseMs(10_000)
+        .setFirstNewOffset(core.queueGroup("q").end()).addAcks(2).addAcks(3);
+    assertThat(queue(4, QueueCommand.newBuilder().setAcquire(only)).getQueueResultsList()).isEmpty();
+    assertThat(core.queueGroup("q").stats().inFlight()).isEqualTo(1);
+    assertThat(core.queueGroup("q").start()).isEqualTo(4);
+  }
+
+  @Test
   void nackedMessagesComeBackAfterTheirDelayAndDieAfterMaxDeliveries() throws IOException {
     configure(DEFAULTS);
     append(1, 1);

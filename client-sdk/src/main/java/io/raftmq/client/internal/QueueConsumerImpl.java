@@ -92,7 +92,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
     this.rt = rt;
     this.config = Objects.requireNonNull(config, "config");
     this.onClose = onClose;
-    this.settles = new SettleBatcher(rt, config.groupId(), config.consumerId(), SettleBatcher.DEFAULT_LINGER,
+    this.settles = new SettleBatcher(rt, config.groupId(), config.consumerId(), config.settleLinger(),
         SettleBatcher.DEFAULT_MAX_BATCH);
     this.groupConfig = wireConfig(config);
     this.leaseMs = config.explicitVisibilityTimeout().map(Duration::toMillis).orElse(0L);
@@ -152,9 +152,9 @@ public final class QueueConsumerImpl implements QueueConsumer {
   List<DeliveryImpl> doReceive(int max, Duration wait) {
     long deadline = System.nanoTime() + wait.toNanos();
     ensureTopics();
-    // Settles still lingering go out first, ahead of the receives on the same connections: they free
+    // Settles still lingering go out with the receives (sendReceives): the acks of a partition asked
+    // inside its receive, everything else ahead of it on the same connection. Either way they free
     // in-flight room before the broker leases again, and need not wait out the linger.
-    settles.flush();
     boolean first = true;
     synchronized (this) {
       while (true) {
@@ -246,12 +246,29 @@ public final class QueueConsumerImpl implements QueueConsumer {
       return false;
     }
     int[] shares = shares(max, n, Math.floorMod(rotation++, n));
+    java.util.Set<TopicPartition> asked = new java.util.HashSet<>();
+    for (int i = 0; i < n; i++) {
+      if (shares[i] > 0) {
+        asked.add(eligible.get(i));
+      }
+    }
+    // The acks of the partitions asked ride in their receives (one Raft command each, not two).
+    Map<TopicPartition, List<SettleOp>> acks = settles.takeAcks(asked);
     Map<HostPort, List<PartitionReceive>> byNode = new LinkedHashMap<>();
+    Map<HostPort, Map<TopicPartition, List<SettleOp>>> acksByNode = new java.util.HashMap<>();
     for (int i = 0; i < n; i++) {
       if (shares[i] > 0) {
         TopicPartition tp = eligible.get(i);
-        byNode.computeIfAbsent(nodes.get(i), k -> new ArrayList<>()).add(PartitionReceive.newBuilder()
-            .setTopic(tp.topic()).setPartition(tp.partition()).setMaxMessages(shares[i]).build());
+        PartitionReceive.Builder pr = PartitionReceive.newBuilder()
+            .setTopic(tp.topic()).setPartition(tp.partition()).setMaxMessages(shares[i]);
+        List<SettleOp> carried = acks.get(tp);
+        if (carried != null) {
+          for (SettleOp op : carried) {
+            pr.addAcks(op.offset());
+          }
+          acksByNode.computeIfAbsent(nodes.get(i), k -> new java.util.HashMap<>()).put(tp, carried);
+        }
+        byNode.computeIfAbsent(nodes.get(i), k -> new ArrayList<>()).add(pr.build());
       }
     }
     int maxWaitMs = (int) Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(remainingNanos));
@@ -267,7 +284,14 @@ public final class QueueConsumerImpl implements QueueConsumer {
       CompletableFuture<Reply> f = rt.network().send(node,
           Request.newBuilder().setApiKey(ApiKey.QUEUE_RECEIVE).setQueueReceive(req), null, timeout);
       inFlight.put(node, f);
-      f.whenComplete((reply, ex) -> onResponse(node, f, reply, ex));
+      Map<TopicPartition, List<SettleOp>> carried = acksByNode.getOrDefault(node, Map.of());
+      f.whenComplete((reply, ex) -> {
+        try {
+          settleCarriedAcks(node, carried, reply, ex);
+        } finally {
+          onResponse(node, f, reply, ex);
+        }
+      });
     }
     return true;
   }
@@ -286,6 +310,35 @@ public final class QueueConsumerImpl implements QueueConsumer {
       out[(start + k) % n]++;
     }
     return out;
+  }
+
+  /** Completes (or retries) the acks a receive carried, by its answer; before the answer is decoded. */
+  private void settleCarriedAcks(HostPort node, Map<TopicPartition, List<SettleOp>> carried, Reply reply,
+      Throwable ex) {
+    if (carried.isEmpty()) {
+      return;
+    }
+    Map<TopicPartition, List<SettleOp>> open = new java.util.HashMap<>(carried);
+    if (ex != null) {
+      settles.carriedAcksFailed(open.values(), MetadataCache.asRaftMq(ex));
+      return;
+    }
+    if (reply.header().getError() != ErrorCode.NONE) {
+      settles.carriedAcksFailed(open.values(), new RaftMqException(reply.header().getError(), "queue receive at "
+          + node + ": " + reply.header().getErrorMessage()));
+      return;
+    }
+    for (PartitionReceiveResult r : reply.header().getQueueReceive().getResultsList()) {
+      TopicPartition tp = new TopicPartition(r.getTopic(), r.getPartition());
+      List<SettleOp> acks = open.remove(tp);
+      if (acks != null) {
+        settles.carriedAcks(tp, node, acks, r);
+      }
+    }
+    if (!open.isEmpty()) {
+      settles.carriedAcksFailed(open.values(), new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR,
+          "queue receive at " + node + ": no result for partitions " + open.keySet(), true, null));
+    }
   }
 
   private void onResponse(HostPort node, CompletableFuture<Reply> f, Reply reply, Throwable ex) {

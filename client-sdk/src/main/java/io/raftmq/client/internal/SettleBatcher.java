@@ -9,6 +9,7 @@ import io.raftmq.protocol.Errors;
 import io.raftmq.protocol.ExtendItem;
 import io.raftmq.protocol.NackItem;
 import io.raftmq.protocol.PartitionSettle;
+import io.raftmq.protocol.PartitionReceiveResult;
 import io.raftmq.protocol.PartitionSettleResult;
 import io.raftmq.protocol.QueueSettleRequest;
 import io.raftmq.protocol.QueueSettleResponse;
@@ -32,16 +33,16 @@ import org.slf4j.LoggerFactory;
  * Batches the settles (acks, nacks, rejects, extends) of one queue consumer: callers push them onto a
  * lock-free queue; after a short linger, or at once when {@code maxBatch} are queued, the queue is
  * detached and sent as one {@code QUEUE_SETTLE} per leader node carrying every partition's items
- * (one Raft entry per partition on the broker). Per-offset results complete the callers' futures;
+ * (one Raft entry per partition on the broker) — except that the consumer's next receive takes the
+ * queued acks of the partitions it asks ({@link #takeAcks}) and carries them in the same Raft command
+ * as the new leases, sending only the rest here. Per-offset results complete the callers' futures;
  * partitions whose leader moved (NOT_LEADER, no leader, a lost connection) are retried after a
  * metadata refresh until the client's request timeout. Thread-safe.
  */
 final class SettleBatcher {
   private static final Logger log = LoggerFactory.getLogger(SettleBatcher.class);
-  /** How long a settle waits for others to share its request. */
-  static final Duration DEFAULT_LINGER = Duration.ofMillis(1);
-  /** Queued settles that trigger a send without waiting for the linger. */
-  static final int DEFAULT_MAX_BATCH = 5_000;
+  /** Queued settles that trigger a send without waiting for the linger (above a receive's usual batch). */
+  static final int DEFAULT_MAX_BATCH = 20_000;
 
   private final ClientRuntime rt;
   private final String group;
@@ -97,11 +98,16 @@ final class SettleBatcher {
 
   /** Sends everything queued now. */
   void flush() {
+    SettleOp fifo = detach();
+    if (fifo != null) {
+      send(fifo);
+    }
+  }
+
+  /** Takes everything queued, oldest first (linked through {@link SettleOp#next}); null if nothing. */
+  private SettleOp detach() {
     flushScheduled.set(false);
     SettleOp list = head.getAndSet(null);
-    if (list == null) {
-      return;
-    }
     // The queue is newest first: reverse it so that a partition's items keep their call order.
     SettleOp fifo = null;
     int n = 0;
@@ -113,7 +119,90 @@ final class SettleBatcher {
       n++;
     }
     queued.addAndGet(-n);
-    send(fifo);
+    return fifo;
+  }
+
+  /**
+   * Takes the queued acks of {@code partitions} for a receive to carry (per partition, in call order) and
+   * sends everything else queued now, ahead of that receive on the same connections. The caller hands
+   * each list back through {@link #carriedAcks} or {@link #carriedAcksFailed}.
+   */
+  Map<TopicPartition, List<SettleOp>> takeAcks(java.util.Set<TopicPartition> partitions) {
+    SettleOp fifo = detach();
+    Map<TopicPartition, List<SettleOp>> taken = new HashMap<>();
+    SettleOp restHead = null;
+    SettleOp restTail = null;
+    for (SettleOp op = fifo; op != null; ) {
+      SettleOp next = op.next;
+      op.next = null;
+      if (op.kind == SettleOp.Kind.ACK && partitions.contains(op.tp)) {
+        taken.computeIfAbsent(op.tp, k -> new ArrayList<>()).add(op);
+      } else if (restTail == null) {
+        restHead = op;
+        restTail = op;
+      } else {
+        restTail.next = op;
+        restTail = op;
+      }
+      op = next;
+    }
+    if (restHead != null) {
+      send(restHead);
+    }
+    return taken;
+  }
+
+  /** Completes acks a receive carried, by its result for their partition. */
+  void carriedAcks(TopicPartition tp, HostPort node, List<SettleOp> acks, PartitionReceiveResult r) {
+    if (!r.getAcksApplied()) {
+      // Not applied, unless the error hides a commit (a timeout): retried, marked as possibly applied.
+      RaftMqException err = r.getError() == ErrorCode.NONE
+          ? new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "receive " + tp + " at " + node
+              + ": acks neither applied nor refused", true, null)
+          : new RaftMqException(r.getError(), "acks carried by a receive " + tp + " at " + node + ": "
+              + r.getErrorMessage());
+      retryOrFail(acks, err, true);
+      return;
+    }
+    SettleResult[] refusal = matchRefused(acks, r.getRefusedAcksList());
+    if (refusal == null) {
+      RaftMqException err = new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "receive " + tp + " at " + node
+          + ": " + r.getRefusedAcksCount() + " refused ack(s) match no ack it carried");
+      acks.forEach(op -> finish(op, err));
+      return;
+    }
+    for (int i = 0; i < refusal.length; i++) {
+      if (refusal[i] == null) {
+        finish(acks.get(i), null);
+      } else {
+        complete(acks.get(i), refusal[i], tp, node);
+      }
+    }
+  }
+
+  /** Retries (or fails, if {@code err} is final) acks a receive carried that got no answer. */
+  void carriedAcksFailed(java.util.Collection<List<SettleOp>> acks, RaftMqException err) {
+    for (List<SettleOp> ops : acks) {
+      retryOrFail(ops, err, true);
+    }
+  }
+
+  /**
+   * Pairs refused acks (in request order) with {@code acks}: the refusal of each, or null where it
+   * succeeded; null if the refusals do not fit the acks (then none may be completed as acked).
+   */
+  static SettleResult[] matchRefused(List<SettleOp> acks, List<SettleResult> refused) {
+    if (refused.size() > acks.size()) {
+      return null;
+    }
+    SettleResult[] refusal = new SettleResult[acks.size()];
+    int next = 0;
+    for (int i = 0; i < refusal.length && next < refused.size(); i++) {
+      if (refused.get(next).getOffset() == acks.get(i).offset()) {
+        refusal[i] = refused.get(next++);
+      }
+    }
+    return next < refused.size() ? null : refusal;
   }
 
   /** One partition's items of a request, by kind, in call order. */
@@ -269,16 +358,10 @@ final class SettleBatcher {
       }
       // The broker settles acks in request order, so refused ones come in that order too. Match them all
       // before completing anything: an answer that does not fit the request acks nothing.
-      SettleResult[] refusal = new SettleResult[items.acks.size()];
-      int nextRefused = 0;
-      for (int i = 0; i < refusal.length && nextRefused < refusedAcks; i++) {
-        if (r.getResults(nextRefused).getOffset() == items.acks.get(i).offset()) {
-          refusal[i] = r.getResults(nextRefused++);
-        }
-      }
-      if (nextRefused < refusedAcks) {
+      SettleResult[] refusal = matchRefused(items.acks, r.getResultsList().subList(0, refusedAcks));
+      if (refusal == null) {
         RaftMqException err = new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "settle " + tp + " at " + node
-            + ": " + (refusedAcks - nextRefused) + " refused ack(s) match no ack of the request");
+            + ": refused ack(s) match no ack of the request");
         items.ordered().forEach(op -> finish(op, err));
         continue;
       }

@@ -31,8 +31,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A queue group on fake nodes, enough to drive the SDK: per partition a log of one-record frames,
- * offsets leased in order (nacked ones first), settles applied and recorded. A receive with nothing to
- * lease answers after its max wait (a long poll). Partitions listed in {@link #notLeader} answer
+ * offsets leased in order (nacked ones first), settles applied and recorded (acks a receive carries
+ * too, as a settle of their partition). A receive with nothing to lease and no acks answers after its
+ * max wait (a long poll). Partitions listed in {@link #notLeader} answer
  * NOT_LEADER with a hint to {@link #hint}. Thread-safe (one lock).
  */
 final class FakeQueue implements AutoCloseable {
@@ -95,6 +96,17 @@ final class FakeQueue implements AutoCloseable {
           resp.addResults(r);
           continue;
         }
+        if (pr.getAcksCount() > 0) {
+          // Acks carried by the receive: applied first, recorded as a settle of the partition.
+          settles.add(PartitionSettle.newBuilder().setTopic(pr.getTopic()).setPartition(pr.getPartition())
+              .addAllAcks(pr.getAcksList()).build());
+          r.setAcksApplied(true);
+          for (long o : pr.getAcksList()) {
+            if (!leased.remove(id(pr.getPartition(), o))) {
+              r.addRefusedAcks(result(o, false, 0));
+            }
+          }
+        }
         int size = 0;
         List<Rec> log = logs.getOrDefault(pr.getPartition(), List.of());
         ArrayDeque<Long> avail = available.computeIfAbsent(pr.getPartition(), p -> new ArrayDeque<>());
@@ -123,7 +135,8 @@ final class FakeQueue implements AutoCloseable {
     }
     FakeBroker.Reply reply = new FakeBroker.Reply(Response.newBuilder().setQueueReceive(resp),
         TestBatches.concat(body.toArray(ByteBuffer[]::new)));
-    if (total == 0 && req.getMaxWaitMs() > 0) {
+    boolean acks = req.getPartitionsList().stream().anyMatch(pr -> pr.getAcksCount() > 0);
+    if (total == 0 && req.getMaxWaitMs() > 0 && !acks) {
       timer.schedule(() -> ex.reply(reply.header(), reply.body()), req.getMaxWaitMs(), TimeUnit.MILLISECONDS);
       return null;
     }

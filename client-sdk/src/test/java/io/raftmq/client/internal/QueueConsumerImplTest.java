@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
@@ -91,6 +92,37 @@ class QueueConsumerImplTest {
     assertThat(got.stream().filter(d -> d.partition() == 3).map(Delivery::valueAsString))
         .containsExactly("a3", "b3");
     assertThat(got).allSatisfy(d -> assertThat(d.deliveryCount()).isEqualTo(1));
+  }
+
+  @Test
+  void acksShouldRideInTheNextReceiveOfTheirPartitionAndCompleteByItsResult() throws Exception {
+    queue.produce(0, "a", "b", "c");
+    queue.produce(1, "d");
+    // A linger longer than the test: only a receive can send these acks.
+    QueueConsumer c = consumer(QueueConsumerConfig.builder().settleLinger(Duration.ofSeconds(30)));
+    List<Delivery> got = receiveUntil(c, 4);
+    assertThat(got).hasSize(4);
+    List<CompletableFuture<Void>> acks = new ArrayList<>();
+    for (Delivery d : got) {
+      acks.add(d.ack());
+    }
+    // Longer than the 200 ms long polls receiveUntil may have left in flight: every node is asked again.
+    int receivesBefore = queue.receives.size();
+    assertThat(c.receive(10, Duration.ofMillis(500))).isEmpty();
+    for (CompletableFuture<Void> f : acks) {
+      f.get(5, TimeUnit.SECONDS);
+    }
+    // The acks went inside the receives (no QUEUE_SETTLE), each with its own partition.
+    assertThat(node1.received(ApiKey.QUEUE_SETTLE)).isEmpty();
+    assertThat(node2.received(ApiKey.QUEUE_SETTLE)).isEmpty();
+    List<PartitionReceive> carried = new ArrayList<>();
+    queue.receives.subList(receivesBefore, queue.receives.size())
+        .forEach(r -> r.getPartitionsList().stream().filter(p -> p.getAcksCount() > 0).forEach(carried::add));
+    assertThat(carried).extracting(PartitionReceive::getPartition).containsExactlyInAnyOrder(0, 1);
+    assertThat(carried.stream().filter(p -> p.getPartition() == 0).findFirst().orElseThrow().getAcksList())
+        .containsExactly(0L, 1L, 2L);
+    assertThat(queue.acked(0)).containsExactly(0L, 1L, 2L);
+    assertThat(queue.acked(1)).containsExactly(0L);
   }
 
   @Test
