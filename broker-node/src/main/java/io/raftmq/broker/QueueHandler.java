@@ -434,7 +434,7 @@ final class QueueHandler {
         // The acks were applied: the refused ones are the reply's results (the acquire adds no other).
         out.setAcksApplied(true);
         for (QueueResult q : reply.getQueueResultsList()) {
-          out.addRefusedAcks(SettleResult.newBuilder().setOffset(q.getOffset()).setError(errorOf(q.getOutcome())));
+          out.addRefusedAcks(settleResult(q));
         }
       }
       if (reply.getLeasedOffsetsCount() == 0) {
@@ -771,12 +771,17 @@ final class QueueHandler {
     return propose(lp, topic, QueueCommand.newBuilder().setGroup(r.getGroup()).setSettle(s)).thenApply(reply -> {
       // Refused acks first (successful ones have no result), then every nack, reject and extend.
       for (QueueResult q : reply.getQueueResultsList()) {
-        out.addResults(SettleResult.newBuilder().setOffset(q.getOffset()).setError(errorOf(q.getOutcome()))
-            .setDeliveryCount(q.getEntry().getDeliveryCount())
-            .setLeaseDeadlineMs(q.getEntry().getLeaseDeadlineMs()));
+        out.addResults(settleResult(q));
       }
       return out.build();
     });
+  }
+
+  /** One settled item's outcome as the client reads it (from a settle's or a receive's carried acks). */
+  static SettleResult settleResult(QueueResult q) {
+    return SettleResult.newBuilder().setOffset(q.getOffset()).setError(errorOf(q.getOutcome()))
+        .setDeliveryCount(q.getEntry().getDeliveryCount()).setLeaseDeadlineMs(q.getEntry().getLeaseDeadlineMs())
+        .build();
   }
 
   static ErrorCode errorOf(QueueOutcome outcome) {

@@ -155,7 +155,8 @@ final class SettleBatcher {
   /** Completes acks a receive carried, by its result for their partition. */
   void carriedAcks(TopicPartition tp, HostPort node, List<SettleOp> acks, PartitionReceiveResult r) {
     if (!r.getAcksApplied()) {
-      // Not applied, unless the error hides a commit (a timeout): retried, marked as possibly applied.
+      // Not applied, unless the error hides an unfinished proposal that committed (a timeout, a leader
+      // stepping down): the client cannot tell which, so they are retried as possibly applied.
       RaftMqException err = r.getError() == ErrorCode.NONE
           ? new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "receive " + tp + " at " + node
               + ": acks neither applied nor refused", true, null)
