@@ -21,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.apache.ratis.RaftConfigKeys;
 import org.apache.ratis.client.RaftClient;
@@ -35,7 +36,9 @@ import org.apache.ratis.protocol.RaftGroup;
 import org.apache.ratis.protocol.RaftGroupId;
 import org.apache.ratis.protocol.RaftPeer;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.apache.ratis.protocol.exceptions.AlreadyClosedException;
 import org.apache.ratis.protocol.exceptions.AlreadyExistsException;
+import org.apache.ratis.protocol.exceptions.RaftRetryFailureException;
 import org.apache.ratis.retry.RetryPolicies;
 import org.apache.ratis.rpc.SupportedRpcType;
 import org.apache.ratis.server.RaftServer;
@@ -64,6 +67,10 @@ public final class RaftHost implements Closeable {
   public static final RaftGroupId METADATA_GROUP_ID =
       RaftGroupId.valueOf(UUID.nameUUIDFromBytes("raftmq:metadata".getBytes(StandardCharsets.UTF_8)));
 
+  /** A metadata proposal is retried for about ten seconds (50 x 200 ms) before it fails. */
+  static final int METADATA_RETRIES = 50;
+  static final long METADATA_RETRY_SLEEP_MS = 200;
+
   private final RaftSettings settings;
   private final RaftPeerId selfId;
   private final RaftGroup metadataGroup;
@@ -80,7 +87,14 @@ public final class RaftHost implements Closeable {
   private volatile boolean closing;
   /** Set once by {@link #start}; timers of the broker may ask for divisions before that. */
   private volatile RaftServer server;
-  private RaftClient metadataClient;
+  /**
+   * Proposes metadata commands. Replaced when it gives up: a Ratis client whose request ran out of
+   * retries (the metadata group without a quorum for longer than the retry window) closes its ordered
+   * sliding window and fails every later request, so without a new client this node could never
+   * register, create a topic or coordinate a group again until restarted.
+   */
+  private final AtomicReference<RaftClient> metadataClient = new AtomicReference<>();
+  private final AtomicLong metadataClientReplacements = new AtomicLong();
   private DivisionRestarter restarter;
 
   public RaftHost(RaftSettings settings) {
@@ -119,16 +133,20 @@ public final class RaftHost implements Closeable {
         .setStateMachineRegistry(this::newStateMachine)
         .build();
     server.start();
+    metadataClient.set(newMetadataClient());
+    restarter = new DivisionRestarter(this, Duration.ofSeconds(1));
+  }
+
+  private RaftClient newMetadataClient() {
     RaftProperties clientProps = new RaftProperties();
     RaftConfigKeys.Rpc.setType(clientProps, SupportedRpcType.GRPC);
-    metadataClient = RaftClient.newBuilder()
+    return RaftClient.newBuilder()
         .setRaftGroup(metadataGroup)
         .setProperties(clientProps)
         .setClientId(ClientId.randomId())
         .setRetryPolicy(RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-            50, TimeDuration.valueOf(200, TimeUnit.MILLISECONDS)))
+            METADATA_RETRIES, TimeDuration.valueOf(METADATA_RETRY_SLEEP_MS, TimeUnit.MILLISECONDS)))
         .build();
-    restarter = new DivisionRestarter(this, Duration.ofSeconds(1));
   }
 
   private static void logChecksumImplementation() {
@@ -205,8 +223,14 @@ public final class RaftHost implements Closeable {
 
   /** Proposes a metadata command through the metadata leader, wherever it is. */
   public CompletableFuture<MetadataReply> proposeMetadata(MetadataCommand command) {
-    return metadataClient.async()
+    RaftClient client = metadataClient.get();
+    return client.async()
         .send(Message.valueOf(UnsafeByteOperations.unsafeWrap(command.toByteArray())))
+        .whenComplete((reply, e) -> {
+          if (e != null && clientGaveUp(e)) {
+            replaceMetadataClient(client, e);
+          }
+        })
         .thenApply(reply -> {
           if (!reply.isSuccess()) {
             throw new IllegalStateException("metadata command failed: " + reply.getException());
@@ -217,6 +241,48 @@ public final class RaftHost implements Closeable {
             throw new IllegalStateException("undecodable metadata reply", e);
           }
         });
+  }
+
+  /** A failure after which the Ratis client fails every later request: retries exhausted, or closed. */
+  static boolean clientGaveUp(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof RaftRetryFailureException || t instanceof AlreadyClosedException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private void replaceMetadataClient(RaftClient failed, Throwable cause) {
+    if (closing || metadataClient.get() != failed) {
+      return;
+    }
+    RaftClient fresh = newMetadataClient();
+    if (!metadataClient.compareAndSet(failed, fresh)) {
+      closeQuietly(fresh);
+      return;
+    }
+    metadataClientReplacements.incrementAndGet();
+    LOG.warn("node {}: the metadata client gave up ({}); later proposals go through a new client",
+        settings.nodeId(), cause.toString());
+    // Not on this thread: it may be one of the failed client's own.
+    CompletableFuture.runAsync(() -> closeQuietly(failed));
+    if (closing) {
+      closeQuietly(fresh);
+    }
+  }
+
+  private static void closeQuietly(RaftClient client) {
+    try {
+      client.close();
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("closing a metadata client", e);
+    }
+  }
+
+  /** How many times the metadata client gave up and was replaced (for tests and diagnosis). */
+  public long metadataClientReplacements() {
+    return metadataClientReplacements.get();
   }
 
   // ---- partitions ----
@@ -429,8 +495,9 @@ public final class RaftHost implements Closeable {
       restarter.close();
     }
     try {
-      if (metadataClient != null) {
-        metadataClient.close();
+      RaftClient client = metadataClient.get();
+      if (client != null) {
+        client.close();
       }
     } finally {
       try {
