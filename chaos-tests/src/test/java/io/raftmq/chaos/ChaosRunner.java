@@ -149,7 +149,9 @@ public final class ChaosRunner {
             queueDrained = workload.drainQueue(drainClient, DRAIN_TIMEOUT);
           }
         }
+        long catchUpStart = System.nanoTime();
         boolean caughtUp = poll(() -> replicasAgree(cluster, partitions), REPLICAS_CATCH_UP);
+        long catchUpMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - catchUpStart);
         if (!caughtUp || !queueDrained) {
           for (int i = 1; i <= cluster.size(); i++) {
             cluster.threadDump(i, dir.resolve("node-" + i + "-threads.txt"));
@@ -188,7 +190,7 @@ public final class ChaosRunner {
         checks.add(new CheckResult("liveness", violations, LogChecker.counts("leaders-after-heal-ms", leaderMillis,
             "all-nodes-healthy-after-heal-ms", healthyMillis,
             "acked-after-heal", workload.acked.get() - ackedAtHeal, "drain-finished", drained ? 1 : 0,
-            "replicas-caught-up", caughtUp ? 1 : 0), what));
+            "replicas-caught-up", caughtUp ? 1 : 0, "replicas-caught-up-after-drain-ms", catchUpMillis), what));
       }
       if (options.settings().snapshotThresholdEntries() > 0) {
         checks.add(snapshotInstalls(cluster, partitions));

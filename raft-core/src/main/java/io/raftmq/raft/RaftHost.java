@@ -70,6 +70,8 @@ public final class RaftHost implements Closeable {
   /** A metadata proposal is retried for about ten seconds (50 x 200 ms) before it fails. */
   static final int METADATA_RETRIES = 50;
   static final long METADATA_RETRY_SLEEP_MS = 200;
+  /** Sleep between a leader's attempts to reach a follower, by error count: see {@link #properties}. */
+  static final String APPENDER_RETRY_POLICY = "1ms,10, 100ms,100000000";
 
   private final RaftSettings settings;
   private final RaftPeerId selfId;
@@ -193,6 +195,13 @@ public final class RaftHost implements Closeable {
     // RaftLog's latest snapshot index ..."), so its replica stays behind until a restart. Without the
     // chain such a stale append fails alone and the leader simply resends from the follower's next index.
     RaftServerConfigKeys.Log.setAppendEntriesComposeEnabled(p, false);
+    // A leader's appender sleeps between attempts by its follower's error count, and Ratis counts an
+    // INCONSISTENCY reply as an error too: by default (1ms,10, 1s,20, 5s,1000) a follower back after
+    // ~15 s down is probed every 5 s, and one whose log holds a tail the new leader never had (it led
+    // and was killed with uncommitted entries) walks that tail back one index per probe: 8 entries took
+    // 40 s in a chaos run. 100 ms once past the first ten errors: a tail walks back at ten entries a
+    // second, and a down follower costs its leader ten failed calls a second per partition.
+    RaftServerConfigKeys.Log.Appender.setRetryPolicy(p, APPENDER_RETRY_POLICY);
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(settings.raftSegmentSizeBytes()));
     RaftServerConfigKeys.Log.setPreallocatedSize(p, SizeInBytes.valueOf(1024 * 1024));
     RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, 2);
