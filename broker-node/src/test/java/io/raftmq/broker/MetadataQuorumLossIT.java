@@ -41,7 +41,9 @@ class MetadataQuorumLossIT {
       // later one: the node must have replaced it, or it could never propose again.
       assertThat(survivor.raftHost().proposeMetadata(register).get(30, TimeUnit.SECONDS).getStatus())
           .isEqualTo(MetadataStatus.OK);
-      assertThat(survivor.raftHost().metadataClientReplacements()).isEqualTo(1);
+      // At least once: another proposal of this node that gave up while the quorum was still away would
+      // have replaced the client again, which is as intended.
+      assertThat(survivor.raftHost().metadataClientReplacements()).isPositive();
       try (RaftMqClient client = RaftMqClient.connect(cluster.bootstrap(1))) {
         client.admin().createTopic(new NewTopic("after-quorum-loss", 1, 3, Map.of())).get(60, TimeUnit.SECONDS);
       }
