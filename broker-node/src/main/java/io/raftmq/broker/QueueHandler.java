@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.AttributeKey;
 import io.raftmq.client.DeadLetters;
 import io.raftmq.logstore.FetchSlice;
+import io.raftmq.logstore.PartitionLog;
 import io.raftmq.metadata.GroupRules;
 import io.raftmq.metadata.TopicRules;
 import io.raftmq.partition.QueueGroup;
@@ -447,7 +448,7 @@ final class QueueHandler {
       remember(channel, new Lessee(lp.topic, lp.partition, lp.groupId, r.getGroup(), r.getConsumerId()));
       List<FetchSlice> slices;
       try {
-        slices = slicesFor(lp, reply);
+        slices = slicesFor(lp.stateMachine.log(), reply);
       } catch (IOException | RuntimeException e) {
         // Leased but unreadable here now: the leases run out and the messages come back.
         LOG.warn("queue {}-{}: reading leased records failed", lp.topic, lp.partition, e);
@@ -574,25 +575,45 @@ final class QueueHandler {
     }
   }
 
-  /** The batches that hold the leased offsets, each once, in offset order. */
-  private static List<FetchSlice> slicesFor(PartitionDirectory.LocalPartition lp, PartitionReply reply)
-      throws IOException {
+  /** Most bytes one read of a run of leased offsets asks for (the run continues in further reads). */
+  private static final int MAX_SLICE_BYTES = 8 << 20;
+
+  /**
+   * The batches that hold the leased offsets, each once, in offset order. Each run of consecutive leased
+   * offsets (the usual case: with ordering=none an acquire leases the oldest visible messages) is read
+   * as few slices as its segments allow, sized by the log's mean record size: one file region to send
+   * instead of one per batch. A slice may end with a batch that also holds offsets not leased (the
+   * client skips what it was not given); it never repeats a batch.
+   */
+  static List<FetchSlice> slicesFor(PartitionLog log, PartitionReply reply) throws IOException {
     List<FetchSlice> slices = new ArrayList<>();
+    long records = log.nextOffset() - log.logStartOffset();
+    long meanBytes = records > 0 ? Math.max(1, log.sizeInBytes() / records) : 1;
     long coveredUntil = -1;
-    ByteBuffer count = ByteBuffer.allocate(4);
-    for (int i = 0, n = reply.getLeasedOffsetsCount(); i < n; i++) {
-      long offset = reply.getLeasedOffsets(i);
-      if (offset < coveredUntil) {
+    int n = reply.getLeasedOffsetsCount();
+    int i = 0;
+    while (i < n) {
+      long first = reply.getLeasedOffsets(i);
+      if (first < coveredUntil) {
+        i++;
         continue;
       }
-      FetchSlice slice = lp.stateMachine.log().read(offset, 1);
-      if (slice.isEmpty()) {
-        continue;
+      int j = i + 1;
+      while (j < n && reply.getLeasedOffsets(j) == reply.getLeasedOffsets(j - 1) + 1) {
+        j++;
       }
-      count.clear();
-      slice.channel().read(count, slice.position() + BatchFrames.RECORD_COUNT);
-      coveredUntil = slice.firstBatchBaseOffset() + count.getInt(0);
-      slices.add(slice);
+      long runEnd = reply.getLeasedOffsets(j - 1) + 1;
+      long from = first;
+      while (from < runEnd) {
+        FetchSlice slice = log.read(from, (int) Math.min(MAX_SLICE_BYTES, (runEnd - from) * meanBytes));
+        if (slice.isEmpty()) {
+          break;
+        }
+        slices.add(slice);
+        from = slice.nextOffset();
+      }
+      coveredUntil = from;
+      i = j;
     }
     return slices;
   }

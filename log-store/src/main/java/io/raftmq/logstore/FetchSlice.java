@@ -17,18 +17,20 @@ import java.nio.channels.WritableByteChannel;
  * thread while it reads a slice: an interrupt closes the shared {@link FileChannel} for every reader.
  */
 public final class FetchSlice {
-  private static final FetchSlice EMPTY = new FetchSlice(null, 0, 0, -1);
+  private static final FetchSlice EMPTY = new FetchSlice(null, 0, 0, -1, -1);
 
   private final FileChannel channel;
   private final long position;
   private final int sizeInBytes;
   private final long firstBatchBaseOffset;
+  private final long nextOffset;
 
-  FetchSlice(FileChannel channel, long position, int sizeInBytes, long firstBatchBaseOffset) {
+  FetchSlice(FileChannel channel, long position, int sizeInBytes, long firstBatchBaseOffset, long nextOffset) {
     this.channel = channel;
     this.position = position;
     this.sizeInBytes = sizeInBytes;
     this.firstBatchBaseOffset = firstBatchBaseOffset;
+    this.nextOffset = nextOffset;
   }
 
   /** The slice of nothing (a read at {@link PartitionLog#nextOffset()}). */
@@ -54,6 +56,11 @@ public final class FetchSlice {
   /** Base offset of the first batch in the slice, -1 for an empty slice. */
   public long firstBatchBaseOffset() {
     return firstBatchBaseOffset;
+  }
+
+  /** The offset after the last record of the slice's last batch; -1 for an empty slice. */
+  public long nextOffset() {
+    return nextOffset;
   }
 
   /** Whether the slice holds no bytes. */

@@ -272,6 +272,7 @@ final class LogSegment {
     long position = offsetIndex.floorPositionForOffset(offset - baseOffset);
     long firstBaseOffset = -1;
     long firstSize = 0;
+    long nextOffset = -1;
     while (position < limit) {
       readAt(header, position, RECORD_COUNT + Integer.BYTES);
       long batchBase = header.getLong(BASE_OFFSET);
@@ -282,6 +283,7 @@ final class LogSegment {
         }
         firstBaseOffset = batchBase;
         firstSize = size;
+        nextOffset = batchBase + header.getInt(RECORD_COUNT);
         break;
       }
       position += size;
@@ -292,20 +294,25 @@ final class LogSegment {
     long budgetEnd = position + Math.max(maxBytes, firstSize);
     long end = position + firstSize;
     if (end < budgetEnd && end < limit) {
-      // Jump over whole batches with the index, then walk frame by frame to the budget.
-      long p = Math.max(end, offsetIndex.floorPosition(Math.min(budgetEnd, limit)));
+      // Jump over whole batches with the index (to a published batch: below limit), then walk frame by
+      // frame to the budget. The slice ends where the walk stops: at a batch whose base offset is the
+      // slice's next offset, or at the limit, after the last batch the walk took.
+      long p = Math.max(end, offsetIndex.floorPosition(Math.min(budgetEnd, limit - 1)));
       while (p < limit) {
-        readAt(header, p, LOG_OVERHEAD);
+        readAt(header, p, RECORD_COUNT + Integer.BYTES);
+        long batchBase = header.getLong(BASE_OFFSET);
         long next = p + LOG_OVERHEAD + header.getInt(LENGTH);
-        if (next > budgetEnd || header.getLong(BASE_OFFSET) >= endOffset) {
+        if (next > budgetEnd || batchBase >= endOffset) {
           // past the budget, or appended here but not yet published by the log
+          nextOffset = batchBase;
           break;
         }
+        nextOffset = batchBase + header.getInt(RECORD_COUNT);
         p = next;
       }
       end = p;
     }
-    return new FetchSlice(channel, position, (int) (end - position), firstBaseOffset);
+    return new FetchSlice(channel, position, (int) (end - position), firstBaseOffset, nextOffset);
   }
 
   /**

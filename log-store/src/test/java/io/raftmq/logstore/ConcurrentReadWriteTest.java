@@ -53,6 +53,8 @@ class ConcurrentReadWriteTest {
               if (offset < end) {
                 assertThat(batches).isNotEmpty();
                 assertThat(batches.get(0).contains(offset)).as("first batch contains %d", offset).isTrue();
+                assertThat(slice.nextOffset()).as("next offset of a slice read at %d", offset)
+                    .isEqualTo(batches.get(batches.size() - 1).nextOffset());
               }
               for (Batch b : batches) {
                 assertThat(b.raftIndex()).isEqualTo(b.baseOffset() * 3 + 1);

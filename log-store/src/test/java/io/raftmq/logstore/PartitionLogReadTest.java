@@ -99,6 +99,7 @@ class PartitionLogReadTest {
           FetchSlice slice = log.read(offset, 300);
           List<Batch> got = parse(slice);
           assertThat(got.get(0)).isEqualTo(b);
+          assertThat(slice.nextOffset()).isEqualTo(got.get(got.size() - 1).nextOffset());
           assertThat(slice.sizeInBytes()).isLessThanOrEqualTo(Math.max(300, b.frameSize()));
           assertThat(got).isSubsetOf(batches);
           long segmentBase = segmentBaseOf(log, offset);

@@ -204,6 +204,7 @@ class PartitionLogSimulationTest {
         int first = indexContaining(offset);
         assertThat(got).isNotEmpty();
         assertThat(got).containsExactlyElementsOf(batches.subList(first, first + got.size()));
+        assertThat(slice.nextOffset()).as("nextOffset of the slice").isEqualTo(got.get(got.size() - 1).nextOffset());
         assertThat(slice.sizeInBytes()).isLessThanOrEqualTo(Math.max(maxBytes, got.get(0).frameSize()));
         long t = random.nextInt(step * 10 + 300) - 200;
         assertThat(log.offsetForTimestamp(t)).as("offsetForTimestamp(%d)", t).isEqualTo(expectedOffsetFor(t));

@@ -86,6 +86,15 @@ public final class PartitionCore {
    * (replay after a restart) updates the state without being stored twice.
    */
   public PartitionReply apply(PartitionCommand command, long raftIndex) throws IOException {
+    return apply(command, raftIndex, true);
+  }
+
+  /**
+   * As {@link #apply(PartitionCommand, long)}; with {@code leases} false an acquire's reply leaves out the
+   * leased offsets and their delivery counts (the state changes alike). A follower's reply reaches no
+   * one, and those lists are the only part of a reply that grows with the messages.
+   */
+  public PartitionReply apply(PartitionCommand command, long raftIndex, boolean leases) throws IOException {
     logTimeMs = Math.max(logTimeMs, command.getLeaderTimeMs());
     expireProducersIfDue();
     switch (command.getCommandCase()) {
@@ -96,11 +105,11 @@ public final class PartitionCore {
       case CLAIM_PARTITION:
         return claim(command.getClaimPartition());
       case QUEUE:
-        return queue(command.getQueue());
+        return queue(command.getQueue(), leases);
       case QUEUE_BATCH: {
         PartitionReply.Builder out = reply(PartitionStatus.DONE, "", -1).toBuilder();
         for (QueueCommand c : command.getQueueBatch().getCommandsList()) {
-          out.addBatchReplies(queue(c));
+          out.addBatchReplies(queue(c, leases));
         }
         return out.build();
       }
@@ -221,7 +230,7 @@ public final class PartitionCore {
         .build();
   }
 
-  private PartitionReply queue(QueueCommand c) {
+  private PartitionReply queue(QueueCommand c, boolean leases) {
     QueueGroup q = queues.get(c.getGroup());
     if (c.getOpCase() == QueueCommand.OpCase.CONFIGURE) {
       if (c.getGroup().isEmpty() || c.getConfigure().getMaxInFlight() <= 0) {
@@ -240,7 +249,7 @@ public final class PartitionCore {
     }
     PartitionReply.Builder out = groupReply(PartitionStatus.DONE, "", null).toBuilder();
     switch (c.getOpCase()) {
-      case ACQUIRE -> q.acquire(c.getAcquire(), logTimeMs, nextOffset, out);
+      case ACQUIRE -> q.acquire(c.getAcquire(), logTimeMs, nextOffset, out, leases);
       case ACK -> q.ack(c.getAck(), logTimeMs, out);
       case NACK -> q.nack(c.getNack(), logTimeMs, out);
       case REJECT -> q.reject(c.getReject(), logTimeMs, out);

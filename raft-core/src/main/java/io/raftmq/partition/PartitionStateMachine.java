@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
+import org.apache.ratis.proto.RaftProtos.RaftPeerRole;
 import org.apache.ratis.proto.RaftProtos.RoleInfoProto;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftGroupId;
@@ -157,16 +158,21 @@ public final class PartitionStateMachine extends BaseStateMachine {
       updateLastAppliedTermIndex(entry.getTerm(), index);
       return CompletableFuture.failedFuture(e);
     }
+    // Only a leader's own requests wait for a reply (every submission has a fresh call id, so Ratis' retry
+    // cache never hands a follower's reply to anyone): elsewhere the reply is neither filled with the
+    // leases nor serialized.
+    boolean replying = trx.getServerRole() == RaftPeerRole.LEADER;
     PartitionReply reply;
     try {
-      reply = core.apply(command, index);
+      reply = core.apply(command, index, replying);
     } catch (IOException e) {
       // A storage failure: stop this replica rather than let it diverge (fail-stop).
       throw new IllegalStateException(getId() + ": log-store append failed at raft index " + index, e);
     }
     updateLastAppliedTermIndex(entry.getTerm(), index);
     listener.onHighWatermark(reply.getNextOffset());
-    return CompletableFuture.completedFuture(Message.valueOf(UnsafeByteOperations.unsafeWrap(reply.toByteArray())));
+    return CompletableFuture.completedFuture(
+        replying ? Message.valueOf(UnsafeByteOperations.unsafeWrap(reply.toByteArray())) : Message.EMPTY);
   }
 
   @Override

@@ -222,6 +222,11 @@ public final class QueueGroup {
     return leased;
   }
 
+  /** The table of live entries (tests only). */
+  QueueEntries liveTableForTest() {
+    return live;
+  }
+
   int deadCount() {
     return dead.size();
   }
@@ -232,9 +237,14 @@ public final class QueueGroup {
    * Settles the consumer's acks carried in the command (refused ones as results in {@code out}, as a
    * settle lists them), takes in the new records the leader described (if it read them from the group's
    * end as it is now), then leases up to {@code max} visible messages in offset order to the consumer;
-   * the leases go to {@code out}'s packed lease fields.
+   * the leases go to {@code out}'s packed lease fields (unless {@code reportLeases} is false: a reply that
+   * reaches no one).
    */
   void acquire(Acquire a, long now, long highWatermark, PartitionReply.Builder out) {
+    acquire(a, now, highWatermark, out, true);
+  }
+
+  void acquire(Acquire a, long now, long highWatermark, PartitionReply.Builder out, boolean reportLeases) {
     boolean change = false;
     if (a.getAcksCount() > 0 && !a.getConsumer().isEmpty()) {
       // The consumer's acks first (a refused one adds a result, as in a settle): they free in-flight room.
@@ -242,11 +252,11 @@ public final class QueueGroup {
         ackOne(a.getAcks(k), a.getConsumer(), now, out);
       }
       advanceStart();
-      live.compact();
       change = true;
     }
     if (a.getMax() <= 0 || a.getLeaseMs() <= 0 || a.getConsumer().isEmpty()) {
       if (change) {
+        live.compact();
         changed();
       }
       return;
@@ -261,6 +271,10 @@ public final class QueueGroup {
         change = true;
       }
     }
+    // After the new records, not between the acks and them: acks that settle every live entry would
+    // otherwise shrink the table to nothing for the appends to grow it back at once (in a busy group, at
+    // most of its acquires: a fifth of the apply thread's time, in new arrays and their copies).
+    live.compact();
     boolean byKey = config.getOrderingKey();
     LongSet keysAhead = byKey ? new LongSet(Math.min(live.size(), a.getMax() * 4 + 64)) : null;
     String consumer = a.getConsumer();
@@ -321,7 +335,9 @@ public final class QueueGroup {
       live.leaseDeadline[i] = deadline;
       leased++;
       taken++;
-      out.addLeasedOffsets(live.offset[i]).addLeasedDeliveryCounts(count);
+      if (reportLeases) {
+        out.addLeasedOffsets(live.offset[i]).addLeasedDeliveryCounts(count);
+      }
     }
     if (taken > 0) {
       deadlines.add(deadline, taken);

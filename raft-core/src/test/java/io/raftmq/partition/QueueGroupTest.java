@@ -152,6 +152,41 @@ class QueueGroupTest {
   }
 
   @Test
+  void anAcquireWhoseAcksSettleEverythingKeepsItsTableForTheNewRecords() throws IOException {
+    configure(DEFAULTS.toBuilder().setMaxInFlight(10_000).build());
+    append(8_000, 1);
+    acquire(2, "c1", 4_000, new long[4_000]);
+    long[] before = core.queueGroup("q").liveTableForTest().offset;
+    // Acks of all 4,000 leases and 4,000 new records in one command: the table is not given back (acks
+    // alone would empty it) only to grow again for the appends.
+    Acquire.Builder a = Acquire.newBuilder().setConsumer("c1").setMax(4_000).setLeaseMs(10_000)
+        .setFirstNewOffset(core.queueGroup("q").end()).setNewRecordCount(4_000);
+    for (long o = 0; o < 4_000; o++) {
+      a.addAcks(o);
+    }
+    PartitionReply r = queue(3, QueueCommand.newBuilder().setAcquire(a));
+    assertThat(r.getLeasedOffsetsCount()).isEqualTo(4_000);
+    assertThat(r.getLeasedOffsets(0)).isEqualTo(4_000);
+    assertThat(core.queueGroup("q").liveTableForTest().offset).as("the same arrays").isSameAs(before);
+    assertThat(core.queueGroup("q").stats().inFlight()).isEqualTo(4_000);
+  }
+
+  @Test
+  void anAcquireAppliedWithoutLeasesInTheReplyChangesTheStateAlike() throws IOException {
+    configure(DEFAULTS);
+    append(5, 1);
+    Acquire.Builder a = Acquire.newBuilder().setConsumer("c1").setMax(3).setLeaseMs(10_000)
+        .setFirstNewOffset(core.queueGroup("q").end()).setNewRecordCount(5);
+    PartitionReply r = core.apply(PartitionCommand.newBuilder().setLeaderTimeMs(2)
+        .setQueue(QueueCommand.newBuilder().setGroup("q").setAcquire(a)).build(), ++index, false);
+    assertThat(r.getLeasedOffsetsCount()).as("a follower's reply lists no leases").isZero();
+    assertThat(r.getNextOffset()).isEqualTo(5);
+    assertThat(core.queueGroup("q").stats().inFlight()).isEqualTo(3);
+    assertThat(core.queueGroup("q").entry(2).getState()).isEqualTo(QueueState.LEASED);
+    assertThat(offsets(acquire(3, "c2", 10))).containsExactly(3L, 4L);
+  }
+
+  @Test
   void nackedMessagesComeBackAfterTheirDelayAndDieAfterMaxDeliveries() throws IOException {
     configure(DEFAULTS);
     append(1, 1);
