@@ -87,7 +87,7 @@ final class QueueHandler {
   static final int MAX_IN_FLIGHT_CAP = 100_000;
   static final long MAX_LEASE_MS = 12L * 60 * 60 * 1000;
   private static final int MAX_WAIT_CAP_MS = 60_000;
-  private static final int MAX_PER_ACQUIRE = 5_000;
+  private static final int MAX_PER_ACQUIRE = 10_000;
   /** Record bytes of a receive response when the request names no bound (as the SDK's default). */
   static final int DEFAULT_RECEIVE_MAX_BYTES = 16 << 20;
   private static final int COMMAND_TIMEOUT_MS = 10_000;
@@ -388,8 +388,12 @@ final class QueueHandler {
     if (group == null) {
       return done(out.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("queue group not configured yet"));
     }
-    int asked = Math.min(MAX_PER_ACQUIRE, pr.getMaxMessages() == 0 ? 100 : pr.getMaxMessages());
+    int asked = pr.getAcksOnly() ? 0 : Math.min(MAX_PER_ACQUIRE, pr.getMaxMessages() == 0 ? 100 : pr.getMaxMessages());
     boolean acks = pr.getAcksCount() > 0;
+    boolean leasing = asked > 0;
+    if (!leasing && !acks) {
+      return CompletableFuture.completedFuture(new Received(out, List.of(), Long.MAX_VALUE, lp)); // nothing asked
+    }
     CompletableFuture<PartitionReply> proposed;
     synchronized (slot) {
       QueueGroup.Stats stats = group.stats();
@@ -409,7 +413,7 @@ final class QueueHandler {
       Acquire.Builder a = Acquire.newBuilder().setConsumer(r.getConsumerId()).setMax(max)
           .setLeaseMs(r.getLeaseMs() > 0 ? r.getLeaseMs() : stats.config().getVisibilityTimeoutMs())
           .setFirstNewOffset(end).addAllAcks(pr.getAcksList());
-      if (end < hw) {
+      if (end < hw && max > 0) {
         // With ordering by key, blocked keys are skipped: offer more new records than asked for.
         int wantNew = stats.config().getOrderingKey() ? Math.min(MAX_PER_ACQUIRE, max * 4 + 64) : max;
         try {
@@ -439,7 +443,10 @@ final class QueueHandler {
         }
       }
       if (reply.getLeasedOffsetsCount() == 0) {
-        slot.emptyVersion = reply.getGeneration();
+        if (leasing) {
+          // Found nothing to lease at this version (an acks-only acquire did not look).
+          slot.emptyVersion = reply.getGeneration();
+        }
         QueueGroup g = lp.stateMachine.queueGroups().get(r.getGroup());
         return new Received(out, List.of(), g == null ? Long.MAX_VALUE : g.stats().nextVisibleAtMs(), lp);
       }
@@ -463,7 +470,13 @@ final class QueueHandler {
   /** One partition's share of the request's record-byte bound. */
   static long byteShare(QueueReceiveRequest r) {
     long total = r.getMaxBytes() > 0 ? r.getMaxBytes() : DEFAULT_RECEIVE_MAX_BYTES;
-    return total / Math.max(1, r.getPartitionsCount());
+    int leasing = 0;
+    for (int i = 0, n = r.getPartitionsCount(); i < n; i++) {
+      if (!r.getPartitions(i).getAcksOnly()) {
+        leasing++;
+      }
+    }
+    return total / Math.max(1, leasing);
   }
 
   /**

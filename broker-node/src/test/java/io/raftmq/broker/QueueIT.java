@@ -678,6 +678,21 @@ class QueueIT {
       assertThat(r.getRefusedAcksList()).extracting(SettleResult::getError).containsExactly(ErrorCode.LEASE_NOT_HELD);
       assertThat(r.getOffsetsList()).isEmpty();
       assertThat(q.describe().getInFlight()).isZero();
+      // Acks only (what a receive focused on another partition of the node carries): settled, nothing
+      // leased although messages are there, and the next receive still leases them.
+      produce("q-carry", 0, values("n", 3));
+      assertThat(offsets(q.receive(10, 2000))).containsExactly(4L, 5L);
+      reply = q.conn().call(Request.newBuilder().setCorrelationId(503)
+          .setApiKey(ApiKey.QUEUE_RECEIVE).setApiVersion(1).setQueueReceive(QueueReceiveRequest.newBuilder()
+              .setGroup("g").setConsumerId("c")
+              .addPartitions(PartitionReceive.newBuilder().setTopic("q-carry").setAcksOnly(true).setMaxMessages(10)
+                  .addAcks(4))).build());
+      r = reply.header().getQueueReceive().getResults(0);
+      assertThat(r.getError()).isEqualTo(ErrorCode.NONE);
+      assertThat(r.getAcksApplied()).isTrue();
+      assertThat(r.getOffsetsList()).as("acks only: no leases").isEmpty();
+      assertThat(q.describe().getInFlight()).isEqualTo(1);
+      assertThat(offsets(q.receive(10, 2000))).containsExactly(6L);
     }
   }
 

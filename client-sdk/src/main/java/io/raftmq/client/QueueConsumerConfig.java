@@ -251,8 +251,9 @@ public final class QueueConsumerConfig {
   /**
    * How long an ack, nack, reject or extend waits to share a request with others (default 5 ms): within
    * it, the consumer's next receive carries its queued acks of the partitions it asks in the same Raft
-   * command as the new leases; what is left is sent as one settle request per leader when the linger
-   * ends, when 20,000 are queued, or when a receive goes out.
+   * command as the new leases; what is left is sent as one settle request per leader when a linger
+   * passes without a new settle (while settles keep coming, at most ten lingers after the first: 50 ms
+   * by default), when 20,000 are queued, or when a receive goes out.
    */
   public Duration settleLinger() {
     return settleLinger;

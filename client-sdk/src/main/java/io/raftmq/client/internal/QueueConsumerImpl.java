@@ -77,6 +77,16 @@ public final class QueueConsumerImpl implements QueueConsumer {
   private final Map<HostPort, Long> backoffUntil = new java.util.HashMap<>();
   private RaftMqException pendingError;
   private int rotation;
+  /** The partition a receive asks alone first (see {@link #sendFocused}); null: the next one in turn. */
+  private TopicPartition focus;
+  /** Where the turn of focus partitions stands (consumers of a group start at different ones). */
+  private int focusRotation;
+  /** Receives the focus has served in a row. */
+  private int focusTurns;
+  /** Receives in a row one focus serves at most, so that a busy partition cannot starve the others. */
+  static final int MAX_FOCUS_TURNS = 8;
+  /** Partitions a receive asks alone, one after the other, before it asks every partition. */
+  static final int MAX_PROBES = 2;
   private volatile boolean closed;
 
   // ---- subscribe ----
@@ -97,6 +107,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
     this.groupConfig = wireConfig(config);
     this.leaseMs = config.explicitVisibilityTimeout().map(Duration::toMillis).orElse(0L);
     this.receiveMaxBytes = Math.min(config.receiveMaxBytes(), rt.config().maxFrameBytes() / 2);
+    this.focusRotation = config.consumerId().hashCode() & 0x7fffffff;
   }
 
   /** The group settings the user set, as the wire carries them (0 / empty: unset); null if none. */
@@ -155,7 +166,12 @@ public final class QueueConsumerImpl implements QueueConsumer {
     // Settles still lingering go out with the receives (sendReceives): the acks of a partition asked
     // inside its receive, everything else ahead of it on the same connection. Either way they free
     // in-flight room before the broker leases again, and need not wait out the linger.
-    boolean first = true;
+    // The first rounds ask a focus partition alone (sendFocused); once they have answered with nothing,
+    // a round asks every partition (at least once, even with no wait left), then more while time is left.
+    boolean wide = false;
+    int probes = 0;
+    HostPort probeNode = null;
+    CompletableFuture<Reply> probe = null;
     synchronized (this) {
       while (true) {
         if (closed) {
@@ -175,14 +191,25 @@ public final class QueueConsumerImpl implements QueueConsumer {
         }
         long now = System.nanoTime();
         long remaining = deadline - now;
-        if (remaining > 0 || first) {
+        // Its answer and its deliveries land together, under this monitor.
+        boolean probing = probe != null && inFlight.get(probeNode) == probe;
+        if (!probing && (remaining > 0 || !wide)) {
           if (rt.metadata().needsRefresh()) {
             rt.metadata().maybeRefresh();
           }
-          sendReceives(max, Math.max(0, remaining), now);
+          // A focus with nothing (its group's in-flight bound reached by other consumers focused there,
+          // or drained) has moved on: the next partition in turn is asked alone too, up to MAX_PROBES.
+          Map.Entry<HostPort, CompletableFuture<Reply>> sent = !wide && probes < MAX_PROBES ? sendFocused(max, now) : null;
+          if (sent != null) {
+            probes++;
+            probeNode = sent.getKey();
+            probe = sent.getValue();
+          } else {
+            sendReceives(max, Math.max(0, remaining), now);
+            wide = true;
+          }
         }
-        first = false;
-        if (remaining <= 0 && (inFlight.isEmpty() || remaining <= -ANSWER_GRACE_NANOS)) {
+        if (remaining <= 0 && (wide && inFlight.isEmpty() || remaining <= -ANSWER_GRACE_NANOS)) {
           return List.of();
         }
         long waitNanos = inFlight.isEmpty() ? Math.min(remaining, BACKOFF_NANOS) : remaining + ANSWER_GRACE_NANOS;
@@ -203,6 +230,129 @@ public final class QueueConsumerImpl implements QueueConsumer {
         rt.metadata().awaitTopic(topic, rt.config().requestTimeout(), ClientRuntime.RETRY_BACKOFF);
       }
     }
+  }
+
+  /**
+   * The first rounds of a receive: asks one partition, its focus, for all of {@code max}, without a long
+   * poll (and, if that has nothing, the next partition in turn the same way: {@link #MAX_PROBES}). A
+   * busy queue is then served by one request and one Raft command (an acquire carrying the partition's
+   * acks) per receive instead of one per leader node and partition: on a 2-core machine,
+   * Raft entries and requests are most of what a queue message costs the nodes. The focus stays while
+   * it fills at least half a receive, for {@link #MAX_FOCUS_TURNS} receives at most (the consumers of a
+   * group start at different partitions, from their ids), and moves on to the next partition in turn
+   * then, or when it fails. When the probes have nothing, the next round asks every partition as before
+   * (long poll included), so a message on any partition is still received within the wait. Only for
+   * batch receives (at least two messages per partition asked); a smaller receive asks a few
+   * partitions in turn anyway. Returns the node asked and the answer's future; null, sending nothing,
+   * when there is no choice to make (fewer than two partitions whose leader is known and free) or the
+   * receive is small. Holds the monitor.
+   */
+  private Map.Entry<HostPort, CompletableFuture<Reply>> sendFocused(int max, long nowNanos) {
+    List<TopicPartition> candidates = new ArrayList<>();
+    List<HostPort> nodes = new ArrayList<>();
+    for (String topic : config.topics()) {
+      TopicDescription t = rt.metadata().topic(topic);
+      if (t == null) {
+        continue;
+      }
+      for (PartitionInfo p : t.partitions()) {
+        TopicPartition tp = new TopicPartition(topic, p.partition());
+        NodeAddress leader = rt.metadata().leader(tp);
+        if (leader == null) {
+          continue;
+        }
+        HostPort node = new HostPort(leader.host(), leader.port());
+        Long until = backoffUntil.get(node);
+        if ((until == null || nowNanos - until >= 0) && !inFlight.containsKey(node)) {
+          candidates.add(tp);
+          nodes.add(node);
+        }
+      }
+    }
+    if (candidates.size() < 2 || max < 2 * candidates.size()) {
+      return null; // a small receive asks a few partitions in turn anyway (see shares)
+    }
+    int at = focus == null || focusTurns >= MAX_FOCUS_TURNS ? -1 : candidates.indexOf(focus);
+    if (at < 0) {
+      at = Math.floorMod(focusRotation++, candidates.size());
+      focusTurns = 0;
+    }
+    focusTurns++;
+    TopicPartition tp = candidates.get(at);
+    HostPort node = nodes.get(at);
+    focus = tp;
+    // The acks of every partition that node leads ride along (the focus's in its acquire, the others'
+    // as acks-only entries); those of other nodes' partitions stay queued for their linger or a later
+    // receive of theirs.
+    java.util.Set<TopicPartition> sameNode = new java.util.HashSet<>();
+    for (String topic : config.topics()) {
+      TopicDescription t = rt.metadata().topic(topic);
+      for (PartitionInfo p : t == null ? List.<PartitionInfo>of() : t.partitions()) {
+        TopicPartition other = new TopicPartition(topic, p.partition());
+        NodeAddress leader = rt.metadata().leader(other);
+        if (leader != null && node.equals(new HostPort(leader.host(), leader.port()))) {
+          sameNode.add(other);
+        }
+      }
+    }
+    sameNode.add(tp);
+    Map<TopicPartition, List<SettleOp>> carried = settles.takeAcks(sameNode, false);
+    QueueReceiveRequest.Builder req = QueueReceiveRequest.newBuilder().setGroup(config.groupId())
+        .setConsumerId(config.consumerId()).setMaxWaitMs(0).setLeaseMs(leaseMs)
+        .setMaxBytes(receiveMaxBytes);
+    PartitionReceive.Builder pr = PartitionReceive.newBuilder()
+        .setTopic(tp.topic()).setPartition(tp.partition()).setMaxMessages(max);
+    List<SettleOp> acks = carried.get(tp);
+    if (acks != null) {
+      for (SettleOp op : acks) {
+        pr.addAcks(op.offset());
+      }
+    }
+    req.addPartitions(pr);
+    for (Map.Entry<TopicPartition, List<SettleOp>> e : carried.entrySet()) {
+      if (!e.getKey().equals(tp)) {
+        PartitionReceive.Builder only = PartitionReceive.newBuilder().setTopic(e.getKey().topic())
+            .setPartition(e.getKey().partition()).setAcksOnly(true);
+        for (SettleOp op : e.getValue()) {
+          only.addAcks(op.offset());
+        }
+        req.addPartitions(only);
+      }
+    }
+    if (groupConfig != null) {
+      req.setConfig(groupConfig);
+    }
+    CompletableFuture<Reply> f = rt.network().send(node,
+        Request.newBuilder().setApiKey(ApiKey.QUEUE_RECEIVE).setQueueReceive(req), null, rt.config().requestTimeout());
+    inFlight.put(node, f);
+    Map<TopicPartition, List<SettleOp>> settled = carried;
+    f.whenComplete((reply, ex) -> {
+      try {
+        settleCarriedAcks(node, settled, reply, ex);
+      } finally {
+        synchronized (this) {
+          if (tp.equals(focus) && leased(reply, ex) < Math.max(1, max / 2)) {
+            focus = null;
+          }
+        }
+        onResponse(node, f, reply, ex);
+      }
+    });
+    return Map.entry(node, f);
+  }
+
+  /** How many messages a (single-partition) receive response leased; 0 for a failed one. */
+  private static int leased(Reply reply, Throwable ex) {
+    if (ex != null || reply.header().getError() != ErrorCode.NONE) {
+      return 0;
+    }
+    int n = 0;
+    for (PartitionReceiveResult r : reply.header().getQueueReceive().getResultsList()) {
+      if (r.getError() == ErrorCode.NONE) {
+        n += r.getOffsetsCount();
+      }
+    }
+    return n;
   }
 
   /**

@@ -31,7 +31,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Batches the settles (acks, nacks, rejects, extends) of one queue consumer: callers push them onto a
- * lock-free queue; after a short linger, or at once when {@code maxBatch} are queued, the queue is
+ * lock-free queue; after a short linger with no new settle (at most ten lingers after the first), or at
+ * once when {@code maxBatch} are queued, the queue is
  * detached and sent as one {@code QUEUE_SETTLE} per leader node carrying every partition's items
  * (one Raft entry per partition on the broker) — except that the consumer's next receive takes the
  * queued acks of the partitions it asks ({@link #takeAcks}) and carries them in the same Raft command
@@ -43,6 +44,8 @@ final class SettleBatcher {
   private static final Logger log = LoggerFactory.getLogger(SettleBatcher.class);
   /** Queued settles that trigger a send without waiting for the linger (above a receive's usual batch). */
   static final int DEFAULT_MAX_BATCH = 20_000;
+  /** The longest a settle waits for others while more keep coming, in lingers. */
+  static final int MAX_HOLD_LINGERS = 10;
 
   private final ClientRuntime rt;
   private final String group;
@@ -54,12 +57,28 @@ final class SettleBatcher {
   private final AtomicReference<SettleOp> head = new AtomicReference<>();
   private final AtomicInteger queued = new AtomicInteger();
   private final AtomicBoolean flushScheduled = new AtomicBoolean();
+  /** When the scheduled linger began, and how many were queued when it (or its last extension) began. */
+  private volatile long lingerStartNanos;
+  private volatile int lingerSeen;
   /** Settles accepted and not completed yet. */
   private final AtomicInteger outstanding = new AtomicInteger();
   private final AtomicInteger requestsSent = new AtomicInteger();
   private volatile boolean closed;
 
+  /** Runs a task after a delay; false if it cannot (the client is closing). */
+  interface Timer {
+    boolean schedule(Runnable task, Duration delay);
+  }
+
+  private final Timer timer;
+
   SettleBatcher(ClientRuntime rt, String group, String consumerId, Duration linger, int maxBatch) {
+    this(rt, group, consumerId, linger, maxBatch, rt::schedule);
+  }
+
+  /** With a timer of the test's own (to run lingers by hand). */
+  SettleBatcher(ClientRuntime rt, String group, String consumerId, Duration linger, int maxBatch, Timer timer) {
+    this.timer = timer;
     this.rt = rt;
     this.group = group;
     this.consumerId = consumerId;
@@ -90,10 +109,30 @@ final class SettleBatcher {
     if (queued.incrementAndGet() >= maxBatch) {
       flush();
     } else if (!flushScheduled.get() && flushScheduled.compareAndSet(false, true)) {
-      if (!rt.schedule(this::flush, linger)) {
+      lingerStartNanos = System.nanoTime();
+      lingerSeen = queued.get();
+      if (!timer.schedule(this::lingerEnded, linger)) {
         flush(); // the client's timer is gone: send now (it will fail as closed)
       }
     }
+  }
+
+  /**
+   * The linger ran out. While settles are still arriving (a consumer working through a large receive,
+   * acking as it goes) it starts again, up to {@link #MAX_HOLD_LINGERS} lingers after the first settle:
+   * the consumer's next receive then carries them all in its acquire, one Raft command for the lot,
+   * where a flush in the middle would have cost one more. A quiet linger sends what is queued.
+   */
+  private void lingerEnded() {
+    int now = queued.get();
+    if (now > lingerSeen && !closed
+        && System.nanoTime() - lingerStartNanos < MAX_HOLD_LINGERS * linger.toNanos()) {
+      lingerSeen = now;
+      if (timer.schedule(this::lingerEnded, linger)) {
+        return;
+      }
+    }
+    flush();
   }
 
   /** Sends everything queued now. */
@@ -128,6 +167,14 @@ final class SettleBatcher {
    * each list back through {@link #carriedAcks} or {@link #carriedAcksFailed}.
    */
   Map<TopicPartition, List<SettleOp>> takeAcks(java.util.Set<TopicPartition> partitions) {
+    return takeAcks(partitions, true);
+  }
+
+  /**
+   * As {@link #takeAcks(java.util.Set)}; with {@code sendRest} false, everything else stays queued (for
+   * its linger, or a later receive of its partition) instead of being sent now.
+   */
+  Map<TopicPartition, List<SettleOp>> takeAcks(java.util.Set<TopicPartition> partitions, boolean sendRest) {
     SettleOp fifo = detach();
     Map<TopicPartition, List<SettleOp>> taken = new HashMap<>();
     SettleOp restHead = null;
@@ -147,7 +194,18 @@ final class SettleBatcher {
       op = next;
     }
     if (restHead != null) {
-      send(restHead);
+      if (sendRest) {
+        send(restHead);
+      } else {
+        // Back in the queue, oldest first (settles queued meanwhile end up behind them in a flush:
+        // each offset has one settle at most, so only the order of different offsets changes).
+        for (SettleOp op = restHead; op != null; ) {
+          SettleOp next = op.next;
+          op.next = null;
+          push(op);
+          op = next;
+        }
+      }
     }
     return taken;
   }

@@ -73,25 +73,61 @@ class QueueConsumerImplTest {
   }
 
   @Test
-  void receiveShouldSplitTheMaximumOverPartitionsWithOneRequestPerLeader() {
+  void aBatchReceiveAsksTwoPartitionsAloneFirstThenSplitsTheMaximumWithOneRequestPerLeader() {
+    // The focus of consumer "me" among the four partitions (all leaders free), and the next one in turn,
+    // are empty; only the partition after them has records.
+    int focus = Math.floorMod("me".hashCode() & 0x7fffffff, 4);
+    int next = (focus + 1) % 4;
+    int full = (focus + 2) % 4;
+    queue.produce(full, "a", "b", "c");
+    QueueConsumer c = consumer(QueueConsumerConfig.builder().consumerId("me"));
+    List<Delivery> got = c.receive(8, Duration.ofSeconds(5));
+    assertThat(got).extracting(Delivery::partition).containsOnly(full);
+    assertThat(got).extracting(Delivery::valueAsString).containsExactly("a", "b");
+    assertThat(got).allSatisfy(d -> assertThat(d.deliveryCount()).isEqualTo(1));
+    for (int i = 0; i < 2; i++) {
+      QueueReceiveRequest probe = queue.receives.get(i);
+      assertThat(probe.getPartitionsList()).extracting(PartitionReceive::getPartition)
+          .containsExactly(i == 0 ? focus : next);
+      assertThat(probe.getPartitions(0).getMaxMessages()).as("the whole receive").isEqualTo(8);
+      assertThat(probe.getMaxWaitMs()).as("no long poll on one partition alone").isZero();
+    }
+    // Both had nothing: the next round asked every partition, 2 each, one request per leader.
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+      QueueReceiveRequest r1 = firstWide(node1);
+      QueueReceiveRequest r2 = firstWide(node2);
+      assertThat(r1.getGroup()).isEqualTo("g");
+      assertThat(r1.getConsumerId()).isEqualTo("me");
+      assertThat(r1.getMaxWaitMs()).isPositive();
+      assertThat(r1.getPartitionsList()).extracting(PartitionReceive::getPartition).containsExactly(0, 2);
+      assertThat(r2.getPartitionsList()).extracting(PartitionReceive::getPartition).containsExactly(1, 3);
+      assertThat(r1.getPartitionsList()).extracting(PartitionReceive::getMaxMessages).containsExactly(2, 2);
+      assertThat(r2.getPartitionsList()).extracting(PartitionReceive::getMaxMessages).containsExactly(2, 2);
+    });
+  }
+
+  @Test
+  void aFocusThatFillsTheReceiveIsKeptForAFewReceivesThenTheNextPartitionsTurnComes() {
     for (int p = 0; p < 4; p++) {
-      queue.produce(p, "a" + p, "b" + p, "c" + p);
+      for (int i = 0; i < 100; i++) {
+        queue.produce(p, "v" + i);
+      }
     }
     QueueConsumer c = consumer(QueueConsumerConfig.builder().consumerId("me"));
-    List<Delivery> got = receiveUntil(c, 8);
-    assertThat(got).hasSize(8);
-    QueueReceiveRequest r1 = firstReceive(node1);
-    QueueReceiveRequest r2 = firstReceive(node2);
-    assertThat(r1.getGroup()).isEqualTo("g");
-    assertThat(r1.getConsumerId()).isEqualTo("me");
-    assertThat(r1.getPartitionsList()).extracting(PartitionReceive::getPartition).containsExactly(0, 2);
-    assertThat(r2.getPartitionsList()).extracting(PartitionReceive::getPartition).containsExactly(1, 3);
-    assertThat(r1.getPartitionsList()).extracting(PartitionReceive::getMaxMessages).containsExactly(2, 2);
-    assertThat(r2.getPartitionsList()).extracting(PartitionReceive::getMaxMessages).containsExactly(2, 2);
-    // Each partition gave its first two records, in offset order, with their records decoded.
-    assertThat(got.stream().filter(d -> d.partition() == 3).map(Delivery::valueAsString))
-        .containsExactly("a3", "b3");
-    assertThat(got).allSatisfy(d -> assertThat(d.deliveryCount()).isEqualTo(1));
+    int focus = Math.floorMod("me".hashCode() & 0x7fffffff, 4);
+    for (int i = 0; i < QueueConsumerImpl.MAX_FOCUS_TURNS + 1; i++) {
+      assertThat(c.receive(8, Duration.ofSeconds(5))).hasSize(8);
+    }
+    List<Integer> asked = queue.receives.stream().map(r -> r.getPartitions(0).getPartition()).toList();
+    assertThat(asked.subList(0, QueueConsumerImpl.MAX_FOCUS_TURNS)).as("the focus, receive after receive")
+        .allMatch(p -> p == focus);
+    assertThat(asked.get(QueueConsumerImpl.MAX_FOCUS_TURNS)).as("then another partition's turn").isNotEqualTo(focus);
+    assertThat(queue.receives).allSatisfy(r -> assertThat(r.getPartitionsCount()).isEqualTo(1));
+  }
+
+  private static QueueReceiveRequest firstWide(FakeNode node) {
+    return node.received(ApiKey.QUEUE_RECEIVE).stream().map(e -> e.request.getQueueReceive())
+        .filter(r -> r.getPartitionsCount() > 1).findFirst().orElseThrow();
   }
 
   @Test

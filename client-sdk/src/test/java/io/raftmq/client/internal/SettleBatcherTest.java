@@ -208,6 +208,43 @@ class SettleBatcherTest {
   }
 
   @Test
+  void theLingerStartsAgainWhileSettlesKeepComingUpToTenLingers() throws Exception {
+    java.util.concurrent.ConcurrentLinkedQueue<Runnable> lingers = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    SettleBatcher b = new SettleBatcher(rt, "g", "c1", Duration.ofMillis(5), 1000, (task, delay) -> lingers.add(task));
+    List<CompletableFuture<Void>> acks = new java.util.ArrayList<>();
+    acks.add(delivery(b, 2, 1).ack());
+    assertThat(lingers).hasSize(1);
+    acks.add(delivery(b, 2, 2).ack());
+    lingers.poll().run(); // more came within the linger: it starts again, nothing is sent
+    assertThat(b.requestsSent()).isZero();
+    assertThat(lingers).hasSize(1);
+    acks.add(delivery(b, 2, 3).ack());
+    lingers.poll().run(); // again
+    assertThat(b.requestsSent()).isZero();
+    lingers.poll().run(); // a quiet linger: all three go, in one request
+    assertThat(lingers).isEmpty();
+    CompletableFuture.allOf(acks.toArray(new CompletableFuture[0])).get(5, TimeUnit.SECONDS);
+    assertThat(b.requestsSent()).isEqualTo(1);
+    assertThat(onlySettle(node1).getPartitions(0).getAcksList()).containsExactly(1L, 2L, 3L);
+  }
+
+  @Test
+  void aLingerKeptGoingBySettlesEndsAfterTenLingers() throws Exception {
+    java.util.concurrent.ConcurrentLinkedQueue<Runnable> lingers = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    // A linger of 40 ms: ten of them have passed once the test has waited 400 ms for the last one.
+    SettleBatcher b = new SettleBatcher(rt, "g", "c1", Duration.ofMillis(40), 1000, (task, delay) -> lingers.add(task));
+    long start = System.nanoTime();
+    CompletableFuture<Void> first = delivery(b, 2, 1).ack();
+    CompletableFuture<Void> second = delivery(b, 2, 2).ack();
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5))
+        .until(() -> System.nanoTime() - start > TimeUnit.MILLISECONDS.toNanos(400));
+    lingers.poll().run(); // settles came meanwhile, but the hold is over: sent
+    CompletableFuture.allOf(first, second).get(5, TimeUnit.SECONDS);
+    assertThat(b.requestsSent()).isEqualTo(1);
+    assertThat(lingers).isEmpty();
+  }
+
+  @Test
   void shouldRetryAPartitionAtTheHintedLeaderAfterNotLeader() throws Exception {
     movedToNode2.add(0);
     SettleBatcher b = new SettleBatcher(rt, "g", "c1", Duration.ofMillis(1), 1000);
