@@ -191,6 +191,28 @@ final class QueueEntries {
     return offset.length;
   }
 
+  /**
+   * Makes room for {@code n} appends with one reallocation at most (appends alone would double the
+   * table once per doubling of its size: after a drained table shrank, a few hundred KiB of new arrays
+   * and copies, ten times over, for one large acquire).
+   */
+  void reserve(int n) {
+    if (n <= 0 || tail + n <= offset.length) {
+      return;
+    }
+    if (tail - head - live > 0 || head > 0) {
+      squeeze();
+    }
+    long need = (long) tail + n;
+    if (need > offset.length * 3L / 4) {
+      long capacity = offset.length;
+      while (capacity * 3 / 4 < need) {
+        capacity *= 2;
+      }
+      grow((int) Math.min(Integer.MAX_VALUE - 8, capacity));
+    }
+  }
+
   private void makeRoom() {
     if (tail - head - live > 0 || head > 0) {
       squeeze();

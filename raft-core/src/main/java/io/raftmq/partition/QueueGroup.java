@@ -265,6 +265,7 @@ public final class QueueGroup {
       int n = a.getNewRecordCount();
       boolean keys = a.getNewKeyHashesCount() == n;
       boolean ttls = a.getNewExpiresAtMsCount() == n;
+      live.reserve((int) Math.max(0, Math.min(n, highWatermark - end)));
       for (int k = 0; k < n && end < highWatermark; k++) {
         live.append(end, keys ? a.getNewKeyHashes(k) : 0, ttls ? a.getNewExpiresAtMs(k) : 0);
         end++;

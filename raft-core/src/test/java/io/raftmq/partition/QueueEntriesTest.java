@@ -114,6 +114,27 @@ class QueueEntriesTest {
   }
 
   @Test
+  void reserveMakesRoomForABatchOfAppendsWithOneReallocationAtMost() {
+    QueueEntries t = new QueueEntries();
+    t.append(0, 0, 0);
+    t.remove(t.find(0)); // a drained table: tail and head back at 0
+    t.append(1, 0, 0);
+    t.reserve(10_000);
+    long[] arrays = t.offset;
+    assertThat(arrays.length).as("room for the batch").isGreaterThanOrEqualTo(10_001);
+    for (long off = 2; off <= 10_001; off++) {
+      t.append(off, 0, 0);
+    }
+    assertThat(t.offset).as("no reallocation while appending the batch").isSameAs(arrays);
+    assertThat(t.size()).isEqualTo(10_001);
+    assertThat(t.find(5_000)).isNotNegative();
+    assertThat(t.keyHash[t.find(10_001)]).isZero();
+    long[] before = t.offset;
+    t.reserve(10);
+    assertThat(t.offset).as("enough room already").isSameAs(before);
+  }
+
+  @Test
   void aTableInSteadyUseKeepsItsSize() {
     // Bursts of 2,000 in, then acks down to a few hundred: the capacity settles and stays.
     QueueEntries t = new QueueEntries();
