@@ -17,9 +17,12 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.apache.ratis.protocol.RaftPeerId;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** What every request handler needs: the node's config, its Raft host, its replicas and its metrics. */
 final class BrokerContext {
+  private static final Logger LOG = LoggerFactory.getLogger(BrokerContext.class);
   final NodeConfig config;
   final RaftHost host;
   final PartitionDirectory partitions;
@@ -42,6 +45,31 @@ final class BrokerContext {
     this.partitions = partitions;
     this.metrics = metrics;
     this.coordinator = new GroupCoordinator(this);
+  }
+
+  /** Metadata log index this node must have applied before it serves clients; MAX until registered. */
+  private volatile long readyIndex = Long.MAX_VALUE;
+  private volatile boolean ready;
+
+  /** Opens the readiness gate once the local metadata replica has applied {@code index}. */
+  void readyOnceApplied(long index) {
+    readyIndex = Math.max(0, index);
+  }
+
+  /**
+   * Whether this node serves client requests: its metadata replica has applied its own registration,
+   * committed after it started, so it knows at least everything committed before it came up.
+   */
+  boolean ready() {
+    if (ready) {
+      return true;
+    }
+    long index = readyIndex;
+    if (index != Long.MAX_VALUE && host.metadata().appliedIndex() >= index) {
+      ready = true;
+      LOG.info("node {} ready: its metadata replica applied index {}", config.nodeId(), index);
+    }
+    return ready;
   }
 
   MetadataView metadata() {

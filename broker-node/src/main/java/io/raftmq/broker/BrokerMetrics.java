@@ -47,6 +47,11 @@ final class BrokerMetrics {
       .name("raftmq_bad_frames_total")
       .help("Connections closed for a malformed or oversized frame")
       .register(registry);
+  private final Counter notReady = Counter.builder()
+      .name("raftmq_requests_not_ready_total")
+      .help("Requests answered METADATA_BEHIND because the node had not caught up with the metadata group after"
+          + " starting")
+      .register(registry);
 
   BrokerMetrics() {
     JvmMetrics.builder().register(registry);
@@ -238,5 +243,9 @@ final class BrokerMetrics {
 
   void badFrame() {
     badFrames.inc();
+  }
+
+  void notReady() {
+    notReady.inc();
   }
 }

@@ -2,6 +2,7 @@ package io.raftmq.broker;
 
 import io.raftmq.raft.RaftHost;
 import io.raftmq.raft.proto.MetadataCommand;
+import io.raftmq.raft.proto.MetadataReply;
 import io.raftmq.raft.proto.MetadataStatus;
 import io.raftmq.raft.proto.RegisterNode;
 import java.io.IOException;
@@ -17,7 +18,10 @@ import org.slf4j.LoggerFactory;
  * One RaftMQ broker node: its Raft host (metadata group plus partition replicas), the client server,
  * and the HTTP endpoints. {@link #start} returns once the node listens; it registers its client
  * address with the metadata group in the background and reports healthy once that is committed and
- * every local partition has a leader.
+ * every local partition has a leader. Until its own metadata replica has applied that registration,
+ * it answers every client request with the retriable {@code METADATA_BEHIND}: a node that restarts
+ * knows only its last metadata snapshot (plus whatever log it replays), and must not tell a client that
+ * a topic created meanwhile does not exist.
  */
 public final class BrokerNode implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(BrokerNode.class);
@@ -96,10 +100,12 @@ public final class BrokerNode implements AutoCloseable {
             .setClientPort(clientServer.port())
             .setHttpPort(http.port()))
         .build();
-    host.proposeMetadata(command).whenComplete((reply, e) -> {
+    host.proposeMetadataAt(command).whenComplete((committed, e) -> {
+      MetadataReply reply = committed == null ? null : committed.reply();
       if (e == null && reply.getStatus() == MetadataStatus.OK) {
         registered = true;
-        LOG.info("node {} registered with the metadata group", config.nodeId());
+        context.readyOnceApplied(committed.logIndex());
+        LOG.info("node {} registered with the metadata group at index {}", config.nodeId(), committed.logIndex());
       } else if (!closing) {
         LOG.info("node {}: registration not committed yet ({}); retrying", config.nodeId(),
             e != null ? e.toString() : reply.getMessage());
@@ -113,7 +119,7 @@ public final class BrokerNode implements AutoCloseable {
     int leader = context.metadataLeader();
     var all = partitions.all().values();
     long withoutLeader = all.stream().filter(lp -> lp.leaderNodeId() < 0).count();
-    boolean registeredHere = registered && host.metadata().view().nodes().containsKey(config.nodeId());
+    boolean registeredHere = registered && context.ready();
     return new Health(registeredHere && leader >= 0 && withoutLeader == 0, config.nodeId(), leader,
         registeredHere, all.size(), withoutLeader);
   }

@@ -73,6 +73,12 @@ final class ClientHandler extends SimpleChannelInboundHandler<ByteBuf> {
         replyError(channel, request, ErrorCode.UNSUPPORTED_VERSION, "api version " + request.getApiVersion());
         return;
       }
+      if (!ctx.ready()) {
+        ctx.metrics.notReady();
+        replyError(channel, request, ErrorCode.METADATA_BEHIND, "node " + ctx.config.nodeId()
+            + " is starting: its metadata has not caught up with the cluster yet; retry");
+        return;
+      }
       if (request.getBodyCase() != Request.BodyCase.PRODUCE && body.isReadable()) {
         replyError(channel, request, ErrorCode.INVALID_REQUEST, "only produce requests carry a body");
         return;

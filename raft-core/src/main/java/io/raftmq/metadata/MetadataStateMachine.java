@@ -103,6 +103,12 @@ public final class MetadataStateMachine extends BaseStateMachine {
     return core.view();
   }
 
+  /** The index of the last metadata log entry this replica applied (-1 before any). */
+  public long appliedIndex() {
+    TermIndex last = getLastAppliedTermIndex();
+    return last == null ? -1 : last.getIndex();
+  }
+
   /** Called on the apply thread after every change; must not block. */
   public void setListener(Consumer<MetadataCore.MetadataView> listener) {
     this.listener = listener;

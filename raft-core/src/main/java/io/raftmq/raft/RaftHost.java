@@ -232,8 +232,19 @@ public final class RaftHost implements Closeable {
     return metadata;
   }
 
+  /** A committed metadata command's reply and the Raft log index it was committed at. */
+  public record MetadataCommitted(MetadataReply reply, long logIndex) {}
+
   /** Proposes a metadata command through the metadata leader, wherever it is. */
   public CompletableFuture<MetadataReply> proposeMetadata(MetadataCommand command) {
+    return proposeMetadataAt(command).thenApply(MetadataCommitted::reply);
+  }
+
+  /**
+   * Proposes a metadata command through the metadata leader and completes with its reply and its log
+   * index: once this node's metadata replica has applied that index, it has seen the command.
+   */
+  public CompletableFuture<MetadataCommitted> proposeMetadataAt(MetadataCommand command) {
     RaftClient client = metadataClient.get();
     return client.async()
         .send(Message.valueOf(UnsafeByteOperations.unsafeWrap(command.toByteArray())))
@@ -247,7 +258,8 @@ public final class RaftHost implements Closeable {
             throw new IllegalStateException("metadata command failed: " + reply.getException());
           }
           try {
-            return MetadataReply.parseFrom(reply.getMessage().getContent().toByteArray());
+            return new MetadataCommitted(MetadataReply.parseFrom(reply.getMessage().getContent().toByteArray()),
+                reply.getLogIndex());
           } catch (IOException e) {
             throw new IllegalStateException("undecodable metadata reply", e);
           }
