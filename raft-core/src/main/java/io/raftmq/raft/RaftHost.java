@@ -204,6 +204,16 @@ public final class RaftHost implements Closeable {
     // between errors until the follower counts as slow, 60 s), and each failed call costs milliseconds;
     // at 100 ms a leader of 8 partitions burned more than a core for a minute after a node died.
     RaftServerConfigKeys.Log.Appender.setRetryPolicy(p, APPENDER_RETRY_POLICY);
+    // No commit-index records in the log. Ratis (log.metadata.enabled, on by default) appends a metadata
+    // entry whenever a leader's commit index moves, so that a restarted replica can apply its log up to
+    // the last commit it knew without waiting for a leader. In a partition driven by many small commands
+    // (queue acquires and acks) those records were half of all Raft entries, each one appended, fsynced
+    // and replicated like a message batch: a third of the queue's node CPU. Without them a restarted
+    // replica applies only up to its snapshot until a leader tells it the commit index, which the
+    // broker already tolerates: partition reads go to the leader, which serves only after its own
+    // term's first commit, and a node serves no client until its metadata replica has applied its own
+    // registration, committed after it started (BrokerNode).
+    RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(settings.raftSegmentSizeBytes()));
     RaftServerConfigKeys.Log.setPreallocatedSize(p, SizeInBytes.valueOf(1024 * 1024));
     RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, 2);
