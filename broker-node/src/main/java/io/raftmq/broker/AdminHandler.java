@@ -62,9 +62,10 @@ final class AdminHandler {
     String api = request.getBodyCase().name().toLowerCase();
     switch (request.getBodyCase()) {
       case METADATA -> reply(channel, response.setMetadata(metadata(request)), api, startNanos);
-      case LIST_TOPICS -> reply(channel, response.setListTopics(
-          ListTopicsResponse.newBuilder().addAllNames(ctx.metadata().topics().keySet())), api, startNanos);
-      case DESCRIBE_TOPIC -> {
+      case LIST_TOPICS -> ctx.afterMetadataBarrier(response, () -> response.setListTopics(
+              ListTopicsResponse.newBuilder().addAllNames(ctx.metadata().topics().keySet())))
+          .thenAccept(r -> reply(channel, r, api, startNanos));
+      case DESCRIBE_TOPIC -> ctx.afterMetadataBarrier(response, () -> {
         TopicRecord t = ctx.metadata().topic(request.getDescribeTopic().getName());
         DescribeTopicResponse.Builder d = DescribeTopicResponse.newBuilder();
         if (t == null) {
@@ -73,8 +74,8 @@ final class AdminHandler {
         } else {
           d.setTopic(ctx.topicMetadata(t));
         }
-        reply(channel, response.setDescribeTopic(d), api, startNanos);
-      }
+        return response.setDescribeTopic(d);
+      }).thenAccept(r -> reply(channel, r, api, startNanos));
       case LIST_OFFSETS -> reply(channel, response.setListOffsets(listOffsets(request)), api, startNanos);
       case CREATE_TOPIC -> createTopic(request.getCreateTopic()).whenComplete((r, e) -> reply(channel,
           response.setCreateTopic(e == null ? r : CreateTopicResponse.newBuilder()

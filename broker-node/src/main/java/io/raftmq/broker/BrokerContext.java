@@ -5,6 +5,7 @@ import io.raftmq.protocol.ErrorCode;
 import io.raftmq.protocol.LeaderHint;
 import io.raftmq.protocol.NodeInfo;
 import io.raftmq.protocol.PartitionMetadata;
+import io.raftmq.protocol.Response;
 import io.raftmq.protocol.TopicMetadata;
 import io.raftmq.raft.RaftHost;
 import io.raftmq.raft.proto.NodeRecord;
@@ -16,6 +17,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import org.apache.ratis.protocol.RaftPeerId;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,6 +72,28 @@ final class BrokerContext {
       LOG.info("node {} ready: its metadata replica applied index {}", config.nodeId(), index);
     }
     return ready;
+  }
+
+  /**
+   * {@code answer}, built once this node's metadata replica has caught up with every metadata write
+   * completed before the call (a ReadIndex from the metadata leader): an admin read answered by any
+   * node sees what an earlier admin write did through another. {@code response} with
+   * LEADER_NOT_AVAILABLE when the metadata group has no leader in time.
+   */
+  CompletableFuture<Response.Builder> afterMetadataBarrier(Response.Builder response,
+      Supplier<Response.Builder> answer) {
+    return host.metadataReadBarrier().handle((v, e) -> {
+      if (e != null) {
+        return response.setError(ErrorCode.LEADER_NOT_AVAILABLE)
+            .setErrorMessage("metadata group unavailable: " + e.getMessage());
+      }
+      try {
+        return answer.get();
+      } catch (RuntimeException ex) {
+        LOG.error("node {}: metadata read failed", config.nodeId(), ex);
+        return response.setError(ErrorCode.UNKNOWN_SERVER_ERROR).setErrorMessage(ex.toString());
+      }
+    });
   }
 
   MetadataView metadata() {

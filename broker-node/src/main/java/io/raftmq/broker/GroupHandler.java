@@ -68,9 +68,11 @@ final class GroupHandler {
       case FETCH_OFFSETS -> fetchOffsets(request.getFetchOffsets()).whenComplete((r, e) -> reply(channel,
           e == null ? response.setFetchOffsets(r)
               : response.setError(ErrorCode.UNKNOWN_SERVER_ERROR).setErrorMessage(String.valueOf(e)), api, startNanos));
-      case LIST_GROUPS -> reply(channel, response.setListGroups(listGroups()), api, startNanos);
-      case DESCRIBE_GROUP -> reply(channel, response.setDescribeGroup(describe(request.getDescribeGroup().getGroup())),
-          api, startNanos);
+      case LIST_GROUPS -> ctx.afterMetadataBarrier(response, () -> response.setListGroups(listGroups()))
+          .thenAccept(r -> reply(channel, r, api, startNanos));
+      case DESCRIBE_GROUP -> ctx.afterMetadataBarrier(response,
+              () -> response.setDescribeGroup(describe(request.getDescribeGroup().getGroup())))
+          .thenAccept(r -> reply(channel, r, api, startNanos));
       case DELETE_GROUP -> deleteGroup(request.getDeleteGroup().getGroup()).whenComplete((r, e) -> reply(channel,
           e == null ? response.setDeleteGroup(r)
               : response.setError(ErrorCode.UNKNOWN_SERVER_ERROR).setErrorMessage(String.valueOf(e)), api, startNanos));
