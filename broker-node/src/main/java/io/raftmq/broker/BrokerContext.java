@@ -8,7 +8,9 @@ import io.raftmq.protocol.PartitionMetadata;
 import io.raftmq.protocol.Response;
 import io.raftmq.protocol.TopicMetadata;
 import io.raftmq.raft.RaftHost;
+import io.raftmq.raft.proto.MetadataCommand;
 import io.raftmq.raft.proto.NodeRecord;
+import io.raftmq.raft.proto.ReadBarrier;
 import io.raftmq.raft.proto.TopicRecord;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -52,6 +54,7 @@ final class BrokerContext {
   /** Metadata log index this node must have applied before it serves clients; MAX until registered. */
   private volatile long readyIndex = Long.MAX_VALUE;
   private volatile boolean ready;
+  private static final long BARRIER_TIMEOUT_MS = 10_000;
 
   /** Opens the readiness gate once the local metadata replica has applied {@code index}. */
   void readyOnceApplied(long index) {
@@ -75,25 +78,55 @@ final class BrokerContext {
   }
 
   /**
-   * {@code answer}, built once this node's metadata replica has caught up with every metadata write
-   * completed before the call (a ReadIndex from the metadata leader): an admin read answered by any
-   * node sees what an earlier admin write did through another. {@code response} with
-   * LEADER_NOT_AVAILABLE when the metadata group has no leader in time.
+   * {@code answer}, built once this node's metadata replica has applied a {@code ReadBarrier}
+   * committed in the metadata group after the call: an admin read answered by any node then sees
+   * every admin write completed before it, through whichever node (the metadata twin of
+   * {@link PartitionCommands#readBarrier}; Ratis' ReadIndex would let a deposed leader answer from
+   * stale state). {@code response} with LEADER_NOT_AVAILABLE when the barrier does not commit, or
+   * this replica does not apply it, within the time-out.
    */
   CompletableFuture<Response.Builder> afterMetadataBarrier(Response.Builder response,
       Supplier<Response.Builder> answer) {
-    return host.metadataReadBarrier().handle((v, e) -> {
-      if (e != null) {
-        return response.setError(ErrorCode.LEADER_NOT_AVAILABLE)
-            .setErrorMessage("metadata group unavailable: " + e.getMessage());
-      }
-      try {
-        return answer.get();
-      } catch (RuntimeException ex) {
-        LOG.error("node {}: metadata read failed", config.nodeId(), ex);
-        return response.setError(ErrorCode.UNKNOWN_SERVER_ERROR).setErrorMessage(ex.toString());
-      }
-    });
+    return host.proposeMetadataAt(readBarrier())
+        .thenCompose(c -> awaitApplied(c.logIndex()).thenApply(v -> {
+          if (host.metadata().appliedIndex() < c.logIndex()) {
+            throw new IllegalStateException("this replica did not apply the read barrier (index "
+                + c.logIndex() + ") within " + BARRIER_TIMEOUT_MS + " ms");
+          }
+          return c;
+        }))
+        .handle((c, e) -> {
+          if (e != null) {
+            return response.setError(ErrorCode.LEADER_NOT_AVAILABLE)
+                .setErrorMessage("metadata read barrier: " + e.getMessage());
+          }
+          try {
+            return answer.get();
+          } catch (RuntimeException ex) {
+            LOG.error("node {}: metadata read failed", config.nodeId(), ex);
+            return response.setError(ErrorCode.UNKNOWN_SERVER_ERROR).setErrorMessage(ex.toString());
+          }
+        });
+  }
+
+  private static MetadataCommand readBarrier() {
+    return MetadataCommand.newBuilder().setLeaderTimeMs(System.currentTimeMillis())
+        .setReadBarrier(ReadBarrier.getDefaultInstance()).build();
+  }
+
+  /**
+   * Completes once this node's metadata replica has applied {@code index} (a command it saw commit),
+   * or after {@link #BARRIER_TIMEOUT_MS} (the caller re-checks). A follower learns that an entry
+   * committed from the leader's next append or heartbeat (RaftMQ turns Ratis' commit-index records
+   * off), up to half an election time-out later; a follower that has not applied it yet proposes one
+   * more barrier, not waited for, whose append carries the commit index along at once.
+   */
+  CompletableFuture<Void> awaitApplied(long index) {
+    if (host.metadata().appliedIndex() >= index) {
+      return CompletableFuture.completedFuture(null);
+    }
+    host.proposeMetadata(readBarrier());
+    return awaitMetadata(v -> host.metadata().appliedIndex() >= index, BARRIER_TIMEOUT_MS).thenApply(v -> null);
   }
 
   MetadataView metadata() {

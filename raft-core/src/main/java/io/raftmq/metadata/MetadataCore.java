@@ -63,6 +63,8 @@ public final class MetadataCore {
       case DELETE_GROUP:
         reply = groups.delete(command.getDeleteGroup());
         break;
+      case READ_BARRIER:
+        return MetadataReply.newBuilder().setStatus(MetadataStatus.OK).build();
       case COMMAND_NOT_SET:
       default:
         reply = error(MetadataStatus.INVALID, "unknown command " + command.getCommandCase());

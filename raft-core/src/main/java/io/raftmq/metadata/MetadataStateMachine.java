@@ -103,12 +103,6 @@ public final class MetadataStateMachine extends BaseStateMachine {
     return core.view();
   }
 
-  /** Reads are barriers only (RaftHost#metadataReadBarrier): the caller reads {@link #view()} after. */
-  @Override
-  public CompletableFuture<Message> query(Message request) {
-    return CompletableFuture.completedFuture(Message.EMPTY);
-  }
-
   /** The index of the last metadata log entry this replica applied (-1 before any). */
   public long appliedIndex() {
     TermIndex last = getLastAppliedTermIndex();

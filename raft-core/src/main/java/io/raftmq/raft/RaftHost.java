@@ -214,8 +214,6 @@ public final class RaftHost implements Closeable {
     // term's first commit, and a node serves no client until its metadata replica has applied its own
     // registration, committed after it started (BrokerNode).
     RaftServerConfigKeys.Log.setLogMetadataEnabled(p, false);
-    // Read requests (only metadataReadBarrier sends any) get a ReadIndex: linearizable on any replica.
-    RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
     RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(settings.raftSegmentSizeBytes()));
     RaftServerConfigKeys.Log.setPreallocatedSize(p, SizeInBytes.valueOf(1024 * 1024));
     RaftServerConfigKeys.Log.setSegmentCacheNumMax(p, 2);
@@ -513,38 +511,6 @@ public final class RaftHost implements Closeable {
         .setType(RaftClientRequest.writeRequestType())
         .build();
     return ((RaftClientAsynchronousProtocol) division).submitClientRequestAsync(request);
-  }
-
-  /**
-   * Completes once this node's metadata replica has applied everything the metadata group had
-   * committed when the call was made (a Ratis ReadIndex: a follower asks the leader for its commit
-   * index, the leader confirms its leadership with a heartbeat round first). What the replica holds,
-   * read afterwards, is then at least as new as any metadata write that completed before the call,
-   * wherever it was made. Fails if the group has no leader within Ratis' read time-out.
-   */
-  public CompletableFuture<Void> metadataReadBarrier() {
-    RaftServer.Division division = division(METADATA_GROUP_ID).orElse(null);
-    if (division == null) {
-      return CompletableFuture.failedFuture(new IllegalStateException("the metadata replica is not open"));
-    }
-    RaftClientRequest request = RaftClientRequest.newBuilder()
-        .setClientId(clientId)
-        .setServerId(selfId)
-        .setGroupId(METADATA_GROUP_ID)
-        .setCallId(nextCallId())
-        .setMessage(Message.EMPTY)
-        .setType(RaftClientRequest.readRequestType())
-        .build();
-    try {
-      return ((RaftClientAsynchronousProtocol) division).submitClientRequestAsync(request).thenApply(reply -> {
-        if (!reply.isSuccess()) {
-          throw new IllegalStateException("metadata read barrier failed: " + reply.getException());
-        }
-        return null;
-      });
-    } catch (IOException e) {
-      return CompletableFuture.failedFuture(e);
-    }
   }
 
   public RaftServer server() {
