@@ -65,8 +65,10 @@ public class QueueApplyBenchmarks {
     PartitionReply acquired = leased.build();
     int bytes = acquired.toByteArray().length;
     Settle.Builder s = Settle.newBuilder().setConsumer(consumer);
-    for (int i = 0; i < acquired.getLeasedOffsetsCount(); i++) {
-      s.addAcks(acquired.getLeasedOffsets(i));
+    for (int i = 0; i < acquired.getLeasedRunsCount(); i += 3) {
+      for (long o = acquired.getLeasedRuns(i), end = o + acquired.getLeasedRuns(i + 1); o < end; o++) {
+        s.addAcks(o);
+      }
     }
     PartitionReply.Builder settled = PartitionReply.newBuilder();
     group.settle(s.build(), now, settled);

@@ -18,6 +18,7 @@ import io.raftmq.protocol.ErrorCode;
 import io.raftmq.protocol.ExtendItem;
 import io.raftmq.protocol.Frames;
 import io.raftmq.protocol.LeaderHint;
+import io.raftmq.protocol.LeaseRuns;
 import io.raftmq.protocol.NackItem;
 import io.raftmq.protocol.PartitionReceive;
 import io.raftmq.protocol.PartitionReceiveResult;
@@ -280,7 +281,7 @@ final class QueueHandler {
           long wakeAt = Long.MAX_VALUE;
           List<PartitionDirectory.LocalPartition> waitOn = new ArrayList<>();
           for (Received x : got) {
-            delivered += x.result.getOffsetsCount();
+            delivered += LeaseRuns.count(x.result::getLeaseRuns, x.result.getLeaseRunsCount());
             error |= x.result.getError() != ErrorCode.NONE;
             wakeAt = Math.min(wakeAt, x.nextVisibleAtMs);
             if (x.waitOn != null) {
@@ -442,7 +443,7 @@ final class QueueHandler {
           out.addRefusedAcks(settleResult(q));
         }
       }
-      if (reply.getLeasedOffsetsCount() == 0) {
+      if (reply.getLeasedRunsCount() == 0) {
         if (leasing) {
           // Found nothing to lease at this version (an acks-only acquire did not look).
           slot.emptyVersion = reply.getGeneration();
@@ -450,8 +451,7 @@ final class QueueHandler {
         QueueGroup g = lp.stateMachine.queueGroups().get(r.getGroup());
         return new Received(out, List.of(), g == null ? Long.MAX_VALUE : g.stats().nextVisibleAtMs(), lp);
       }
-      out.addAllOffsets(reply.getLeasedOffsetsList()).addAllDeliveryCounts(reply.getLeasedDeliveryCountsList())
-          .setLeaseDeadlineMs(reply.getLeaseDeadlineMs());
+      out.addAllLeaseRuns(reply.getLeasedRunsList()).setLeaseDeadlineMs(reply.getLeaseDeadlineMs());
       remember(channel, new Lessee(lp.topic, lp.partition, lp.groupId, r.getGroup(), r.getConsumerId()));
       List<FetchSlice> slices;
       try {
@@ -459,7 +459,7 @@ final class QueueHandler {
       } catch (IOException | RuntimeException e) {
         // Leased but unreadable here now: the leases run out and the messages come back.
         LOG.warn("queue {}-{}: reading leased records failed", lp.topic, lp.partition, e);
-        out.clearOffsets().clearDeliveryCounts().clearLeaseDeadlineMs();
+        out.clearLeaseRuns().clearLeaseDeadlineMs();
         return new Received(out.setError(ErrorCode.LEADER_NOT_AVAILABLE)
             .setErrorMessage("replica is reloading: " + e), List.of(), Long.MAX_VALUE, null);
       }
@@ -603,19 +603,21 @@ final class QueueHandler {
     long records = log.nextOffset() - log.logStartOffset();
     long meanBytes = records > 0 ? Math.max(1, log.sizeInBytes() / records) : 1;
     long coveredUntil = -1;
-    int n = reply.getLeasedOffsetsCount();
+    int n = reply.getLeasedRunsCount();
     int i = 0;
     while (i < n) {
-      long first = reply.getLeasedOffsets(i);
-      if (first < coveredUntil) {
-        i++;
+      long first = reply.getLeasedRuns(i);
+      long runEnd = first + reply.getLeasedRuns(i + 1);
+      i += 3;
+      // Runs that differ only in delivery count but touch are one range of the log.
+      while (i < n && reply.getLeasedRuns(i) == runEnd) {
+        runEnd += reply.getLeasedRuns(i + 1);
+        i += 3;
+      }
+      first = Math.max(first, coveredUntil);
+      if (first >= runEnd) {
         continue;
       }
-      int j = i + 1;
-      while (j < n && reply.getLeasedOffsets(j) == reply.getLeasedOffsets(j - 1) + 1) {
-        j++;
-      }
-      long runEnd = reply.getLeasedOffsets(j - 1) + 1;
       long from = first;
       while (from < runEnd) {
         FetchSlice slice = log.read(from, (int) Math.min(MAX_SLICE_BYTES, (runEnd - from) * meanBytes));
@@ -626,7 +628,6 @@ final class QueueHandler {
         from = slice.nextOffset();
       }
       coveredUntil = from;
-      i = j;
     }
     return slices;
   }

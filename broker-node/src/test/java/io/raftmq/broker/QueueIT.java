@@ -130,10 +130,12 @@ class QueueIT {
       assertThat(reply.header().getError()).as(reply.header().getErrorMessage()).isEqualTo(ErrorCode.NONE);
       PartitionReceiveResult result = reply.header().getQueueReceive().getResults(0);
       long now = System.currentTimeMillis();
-      assertThat(result.getDeliveryCountsCount()).isEqualTo(result.getOffsetsCount());
+      assertThat(result.getLeaseRunsCount() % 3).as("whole lease runs").isZero();
       Map<Long, Integer> wanted = new HashMap<>();
-      for (int i = 0; i < result.getOffsetsCount(); i++) {
-        wanted.put(result.getOffsets(i), result.getDeliveryCounts(i));
+      for (int i = 0; i < result.getLeaseRunsCount(); i += 3) {
+        for (long o = result.getLeaseRuns(i); o < result.getLeaseRuns(i) + result.getLeaseRuns(i + 1); o++) {
+          assertThat(wanted.put(o, (int) result.getLeaseRuns(i + 2))).as("offset %d in one run only", o).isNull();
+        }
       }
       ByteBuffer body = reply.body();
       TreeMap<Long, Got> found = new TreeMap<>();
@@ -653,7 +655,7 @@ class QueueIT {
       assertThat(r.getAcksApplied()).isTrue();
       assertThat(r.getRefusedAcksList()).extracting(SettleResult::getOffset, SettleResult::getError)
           .containsExactly(org.assertj.core.groups.Tuple.tuple(3L, ErrorCode.LEASE_NOT_HELD));
-      assertThat(r.getOffsetsList()).containsExactly(2L, 3L);
+      assertThat(r.getLeaseRunsList()).as("2 and 3, first deliveries").containsExactly(2L, 2L, 1L);
       assertThat(q.describe().getInFlight()).isEqualTo(2);
       // Acks with nothing left to lease: answered as soon as they apply, not after the 5 s long poll.
       long start = System.nanoTime();
@@ -665,7 +667,7 @@ class QueueIT {
       r = reply.header().getQueueReceive().getResults(0);
       assertThat(r.getAcksApplied()).isTrue();
       assertThat(r.getRefusedAcksList()).isEmpty();
-      assertThat(r.getOffsetsList()).isEmpty();
+      assertThat(r.getLeaseRunsList()).isEmpty();
       assertThat(System.nanoTime() - start).as("not parked for the long poll")
           .isLessThan(TimeUnit.MILLISECONDS.toNanos(4000));
       assertThat(q.describe().getInFlight()).isZero();
@@ -676,7 +678,7 @@ class QueueIT {
               .addPartitions(PartitionReceive.newBuilder().setTopic("q-carry").setMaxMessages(10).addAcks(0))).build());
       r = reply.header().getQueueReceive().getResults(0);
       assertThat(r.getRefusedAcksList()).extracting(SettleResult::getError).containsExactly(ErrorCode.LEASE_NOT_HELD);
-      assertThat(r.getOffsetsList()).isEmpty();
+      assertThat(r.getLeaseRunsList()).isEmpty();
       assertThat(q.describe().getInFlight()).isZero();
       // Acks only (what a receive focused on another partition of the node carries): settled, nothing
       // leased although messages are there, and the next receive still leases them.
@@ -690,7 +692,7 @@ class QueueIT {
       r = reply.header().getQueueReceive().getResults(0);
       assertThat(r.getError()).isEqualTo(ErrorCode.NONE);
       assertThat(r.getAcksApplied()).isTrue();
-      assertThat(r.getOffsetsList()).as("acks only: no leases").isEmpty();
+      assertThat(r.getLeaseRunsList()).as("acks only: no leases").isEmpty();
       assertThat(q.describe().getInFlight()).isEqualTo(1);
       assertThat(offsets(q.receive(10, 2000))).containsExactly(6L);
     }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.raftmq.logstore.FetchSlice;
 import io.raftmq.logstore.LogStoreConfig;
 import io.raftmq.logstore.PartitionLog;
+import io.raftmq.protocol.LeaseRuns;
 import io.raftmq.raft.proto.PartitionReply;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -96,9 +97,11 @@ class QueueSlicesTest {
 
   private static PartitionReply reply(List<Long> leased) {
     PartitionReply.Builder b = PartitionReply.newBuilder();
+    LeaseRuns.Writer runs = new LeaseRuns.Writer(b::addLeasedRuns);
     for (long o : leased) {
-      b.addLeasedOffsets(o).addLeasedDeliveryCounts(1);
+      runs.add(o, 1);
     }
+    runs.flush();
     return b.build();
   }
 

@@ -237,7 +237,7 @@ public final class QueueGroup {
    * Settles the consumer's acks carried in the command (refused ones as results in {@code out}, as a
    * settle lists them), takes in the new records the leader described (if it read them from the group's
    * end as it is now), then leases up to {@code max} visible messages in offset order to the consumer;
-   * the leases go to {@code out}'s packed lease fields (unless {@code reportLeases} is false: a reply that
+   * the leases go to {@code out}'s lease runs (unless {@code reportLeases} is false: a reply that
    * reaches no one).
    */
   void acquire(Acquire a, long now, long highWatermark, PartitionReply.Builder out) {
@@ -288,6 +288,10 @@ public final class QueueGroup {
     long nextVisible = Long.MAX_VALUE;
     long firstLeft = Long.MAX_VALUE;
     int tail = live.tail();
+    // The open run of leases (consecutive offsets, same delivery count), written when it ends.
+    long runStart = -1;
+    long runLength = 0;
+    int runCount = 0;
     int i = byKey ? live.head() : live.lowerBound(scanFrom);
     for (; i < tail; i++) {
       byte st = live.state[i];
@@ -337,8 +341,21 @@ public final class QueueGroup {
       leased++;
       taken++;
       if (reportLeases) {
-        out.addLeasedOffsets(live.offset[i]).addLeasedDeliveryCounts(count);
+        long offset = live.offset[i];
+        if (runLength > 0 && offset == runStart + runLength && count == runCount) {
+          runLength++;
+        } else {
+          if (runLength > 0) {
+            out.addLeasedRuns(runStart).addLeasedRuns(runLength).addLeasedRuns(runCount);
+          }
+          runStart = offset;
+          runLength = 1;
+          runCount = count;
+        }
       }
+    }
+    if (runLength > 0) {
+      out.addLeasedRuns(runStart).addLeasedRuns(runLength).addLeasedRuns(runCount);
     }
     if (taken > 0) {
       deadlines.add(deadline, taken);

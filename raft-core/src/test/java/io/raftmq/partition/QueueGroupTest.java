@@ -82,17 +82,27 @@ class QueueGroupTest {
     return leases(queue(time, QueueCommand.newBuilder().setAcquire(a)));
   }
 
-  /** An acquire's packed leases as one result per offset. */
+  /** An acquire's lease runs as one result per offset. */
   private static List<QueueResult> leases(PartitionReply r) {
-    assertThat(r.getLeasedDeliveryCountsCount()).isEqualTo(r.getLeasedOffsetsCount());
+    assertThat(r.getLeasedRunsCount() % 3).as("whole (offset, length, count) triples").isZero();
     List<QueueResult> out = new ArrayList<>();
-    for (int i = 0; i < r.getLeasedOffsetsCount(); i++) {
-      out.add(QueueResult.newBuilder().setOffset(r.getLeasedOffsets(i)).setOutcome(QueueOutcome.Q_OK)
-          .setEntry(QueueEntry.newBuilder().setOffset(r.getLeasedOffsets(i)).setState(QueueState.LEASED)
-              .setDeliveryCount(r.getLeasedDeliveryCounts(i)).setLeaseDeadlineMs(r.getLeaseDeadlineMs()))
-          .build());
+    long previous = -1;
+    for (int i = 0; i < r.getLeasedRunsCount(); i += 3) {
+      long first = r.getLeasedRuns(i);
+      assertThat(first).as("runs ascend and do not touch unless their counts differ").isGreaterThanOrEqualTo(previous);
+      for (long o = first; o < first + r.getLeasedRuns(i + 1); o++) {
+        out.add(QueueResult.newBuilder().setOffset(o).setOutcome(QueueOutcome.Q_OK)
+            .setEntry(QueueEntry.newBuilder().setOffset(o).setState(QueueState.LEASED)
+                .setDeliveryCount((int) r.getLeasedRuns(i + 2)).setLeaseDeadlineMs(r.getLeaseDeadlineMs()))
+            .build());
+      }
+      previous = first + r.getLeasedRuns(i + 1);
     }
     return out;
+  }
+
+  private static List<Long> leasedOffsets(PartitionReply r) {
+    return leases(r).stream().map(QueueResult::getOffset).toList();
   }
 
   private List<QueueResult> ack(long time, String consumer, long... offsets) throws IOException {
@@ -138,7 +148,7 @@ class QueueGroupTest {
     Acquire.Builder a = Acquire.newBuilder().setConsumer("c1").setMax(10).setLeaseMs(10_000)
         .setFirstNewOffset(core.queueGroup("q").end()).addAcks(0).addAcks(99).addAcks(1);
     PartitionReply r = queue(3, QueueCommand.newBuilder().setAcquire(a));
-    assertThat(r.getLeasedOffsetsList()).containsExactly(3L, 4L);
+    assertThat(leasedOffsets(r)).containsExactly(3L, 4L);
     assertThat(r.getQueueResultsList()).extracting(QueueResult::getOffset, QueueResult::getOutcome)
         .containsExactly(org.assertj.core.groups.Tuple.tuple(99L, QueueOutcome.Q_NOT_LEASED));
     assertThat(core.queueGroup("q").start()).isEqualTo(2);
@@ -165,10 +175,26 @@ class QueueGroupTest {
       a.addAcks(o);
     }
     PartitionReply r = queue(3, QueueCommand.newBuilder().setAcquire(a));
-    assertThat(r.getLeasedOffsetsCount()).isEqualTo(4_000);
-    assertThat(r.getLeasedOffsets(0)).isEqualTo(4_000);
+    assertThat(r.getLeasedRunsList()).as("one run: 4,000 consecutive first deliveries")
+        .containsExactly(4_000L, 4_000L, 1L);
     assertThat(core.queueGroup("q").liveTableForTest().offset).as("the same arrays").isSameAs(before);
     assertThat(core.queueGroup("q").stats().inFlight()).isEqualTo(4_000);
+  }
+
+  @Test
+  void anAcquireReportsItsLeasesAsRunsOfConsecutiveOffsetsWithOneDeliveryCount() throws IOException {
+    configure(DEFAULTS);
+    append(9, 1);
+    acquire(2, "c1", 6, new long[9]);
+    nack(3, "c1", 2, 0);
+    nack(3, "c1", 3, 0);
+    nack(3, "c1", 5, 0);
+    Acquire.Builder a = Acquire.newBuilder().setConsumer("c2").setMax(10).setLeaseMs(10_000)
+        .setFirstNewOffset(core.queueGroup("q").end());
+    PartitionReply r = queue(4, QueueCommand.newBuilder().setAcquire(a));
+    // 2 and 3 for the second time, 5 too, then 6 - 8 for the first: the touching runs 5 and 6 - 8
+    // differ in their delivery counts.
+    assertThat(r.getLeasedRunsList()).containsExactly(2L, 2L, 2L, 5L, 1L, 2L, 6L, 3L, 1L);
   }
 
   @Test
@@ -179,7 +205,7 @@ class QueueGroupTest {
         .setFirstNewOffset(core.queueGroup("q").end()).setNewRecordCount(5);
     PartitionReply r = core.apply(PartitionCommand.newBuilder().setLeaderTimeMs(2)
         .setQueue(QueueCommand.newBuilder().setGroup("q").setAcquire(a)).build(), ++index, false);
-    assertThat(r.getLeasedOffsetsCount()).as("a follower's reply lists no leases").isZero();
+    assertThat(r.getLeasedRunsCount()).as("a follower's reply lists no leases").isZero();
     assertThat(r.getNextOffset()).isEqualTo(5);
     assertThat(core.queueGroup("q").stats().inFlight()).isEqualTo(3);
     assertThat(core.queueGroup("q").entry(2).getState()).isEqualTo(QueueState.LEASED);

@@ -3,6 +3,7 @@ package io.raftmq.client.internal;
 import io.raftmq.client.TopicPartition;
 import io.raftmq.protocol.BatchFrames;
 import io.raftmq.protocol.CorruptRecordException;
+import io.raftmq.protocol.LeaseRuns;
 import io.raftmq.protocol.PartitionReceiveResult;
 import io.raftmq.protocol.RecordCodec;
 import java.nio.ByteBuffer;
@@ -30,16 +31,18 @@ final class DeliveryDecoder {
    */
   static Decoded decode(TopicPartition tp, PartitionReceiveResult result, ByteBuffer frames, long leaseMs,
       SettleBatcher settles) {
-    int n = result.getOffsetsCount();
-    if (result.getDeliveryCountsCount() != n) {
-      throw new CorruptRecordException(n + " leased offsets but " + result.getDeliveryCountsCount()
-          + " delivery counts");
-    }
+    int runs = result.getLeaseRunsCount();
+    int n = LeaseRuns.validate(result::getLeaseRuns, runs);
     long[] offsets = new long[n];
     int[] counts = new int[n];
-    for (int i = 0; i < n; i++) {
-      offsets[i] = result.getOffsets(i);
-      counts[i] = result.getDeliveryCounts(i);
+    int k = 0;
+    for (int i = 0; i < runs; i += 3) {
+      long first = result.getLeaseRuns(i);
+      int count = (int) result.getLeaseRuns(i + 2);
+      for (long j = 0, len = result.getLeaseRuns(i + 1); j < len; j++) {
+        offsets[k] = first + j;
+        counts[k++] = count;
+      }
     }
     return decode(tp, offsets, counts, result.getLeaseDeadlineMs(), frames, leaseMs, settles);
   }

@@ -13,6 +13,7 @@ import io.raftmq.protocol.ApiKey;
 import io.raftmq.protocol.CorruptRecordException;
 import io.raftmq.protocol.ErrorCode;
 import io.raftmq.protocol.Errors;
+import io.raftmq.protocol.LeaseRuns;
 import io.raftmq.protocol.PartitionReceive;
 import io.raftmq.protocol.PartitionReceiveResult;
 import io.raftmq.protocol.QueueGroupConfig;
@@ -349,7 +350,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
     int n = 0;
     for (PartitionReceiveResult r : reply.header().getQueueReceive().getResultsList()) {
       if (r.getError() == ErrorCode.NONE) {
-        n += r.getOffsetsCount();
+        n += LeaseRuns.count(r::getLeaseRuns, r.getLeaseRunsCount());
       }
     }
     return n;
@@ -579,7 +580,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
         }
         continue;
       }
-      if (r.getOffsetsCount() == 0) {
+      if (r.getLeaseRunsCount() == 0) {
         continue;
       }
       DeliveryDecoder.Decoded d;

@@ -7,6 +7,7 @@ import io.raftmq.client.Delivery;
 import io.raftmq.client.TopicPartition;
 import io.raftmq.protocol.BatchFrames;
 import io.raftmq.protocol.CorruptRecordException;
+import io.raftmq.protocol.LeaseRuns;
 import io.raftmq.protocol.PartitionReceiveResult;
 import io.raftmq.protocol.TestBatches;
 import io.raftmq.protocol.TestBatches.Rec;
@@ -30,9 +31,11 @@ class DeliveryDecoderTest {
   /** A partition's receive result leasing offsets[i] for the counts[i]-th time until {@code deadline}. */
   private static PartitionReceiveResult leased(long deadline, long[] offsets, int... counts) {
     PartitionReceiveResult.Builder b = PartitionReceiveResult.newBuilder().setLeaseDeadlineMs(deadline);
+    LeaseRuns.Writer runs = new LeaseRuns.Writer(b::addLeaseRuns);
     for (int i = 0; i < offsets.length; i++) {
-      b.addOffsets(offsets[i]).addDeliveryCounts(counts[i]);
+      runs.add(offsets[i], counts[i]);
     }
+    runs.flush();
     return b.build();
   }
 

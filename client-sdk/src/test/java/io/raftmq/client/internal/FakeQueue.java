@@ -3,6 +3,7 @@ package io.raftmq.client.internal;
 import io.raftmq.protocol.ErrorCode;
 import io.raftmq.protocol.ExtendItem;
 import io.raftmq.protocol.LeaderHint;
+import io.raftmq.protocol.LeaseRuns;
 import io.raftmq.protocol.NackItem;
 import io.raftmq.protocol.PartitionReceive;
 import io.raftmq.protocol.PartitionReceiveResult;
@@ -120,14 +121,17 @@ final class FakeQueue implements AutoCloseable {
         }
         nextNew.put(pr.getPartition(), next);
         got.sort(null);
+        LeaseRuns.Writer runs = new LeaseRuns.Writer(r::addLeaseRuns);
         for (long o : got) {
           int c = counts.merge(id(pr.getPartition(), o), 1, Integer::sum);
           leased.add(id(pr.getPartition(), o));
-          r.addOffsets(o).addDeliveryCounts(c).setLeaseDeadlineMs(System.currentTimeMillis() + 30_000);
+          runs.add(o, c);
+          r.setLeaseDeadlineMs(System.currentTimeMillis() + 30_000);
           ByteBuffer f = TestBatches.frame(o, 1, 1000, List.of(log.get((int) o)));
           size += f.remaining();
           body.add(f);
         }
+        runs.flush();
         total += got.size();
         delivered.addAndGet(got.size());
         resp.addResults(r.setRecordsSize(size));
