@@ -243,7 +243,13 @@ final class QueueHandler {
         ClientHandler.replyError(channel, request, ErrorCode.INVALID_REQUEST, "max messages must not be negative");
         return;
       }
-      if (pr.getAcksCount() > MAX_IN_FLIGHT_CAP) {
+      long runAcks = ackRunTotal(pr);
+      if (runAcks < 0) {
+        ClientHandler.replyError(channel, request, ErrorCode.INVALID_REQUEST,
+            "ack runs are (first offset >= 0, length >= 1) pairs");
+        return;
+      }
+      if (pr.getAcksCount() + runAcks > MAX_IN_FLIGHT_CAP) {
         ClientHandler.replyError(channel, request, ErrorCode.INVALID_REQUEST, "at most " + MAX_IN_FLIGHT_CAP
             + " acks per partition in a receive");
         return;
@@ -300,11 +306,29 @@ final class QueueHandler {
 
   private static boolean carriesAcks(QueueReceiveRequest r) {
     for (PartitionReceive pr : r.getPartitionsList()) {
-      if (pr.getAcksCount() > 0) {
+      if (pr.getAcksCount() > 0 || pr.getAckRunsCount() > 0) {
         return true;
       }
     }
     return false;
+  }
+
+  /** How many acks {@code pr}'s ack runs hold, or -1 if they are not well-formed pairs. */
+  static long ackRunTotal(PartitionReceive pr) {
+    int n = pr.getAckRunsCount();
+    if (n % 2 != 0) {
+      return -1;
+    }
+    long total = 0;
+    for (int i = 0; i < n; i += 2) {
+      long first = pr.getAckRuns(i);
+      long length = pr.getAckRuns(i + 1);
+      if (first < 0 || length < 1 || length > MAX_IN_FLIGHT_CAP || first + length < first) {
+        return -1;
+      }
+      total += length;
+    }
+    return total;
   }
 
   private Received failedReceive(PartitionReceive pr, Throwable e) {
@@ -390,7 +414,7 @@ final class QueueHandler {
       return done(out.setError(ErrorCode.LEADER_NOT_AVAILABLE).setErrorMessage("queue group not configured yet"));
     }
     int asked = pr.getAcksOnly() ? 0 : Math.min(MAX_PER_ACQUIRE, pr.getMaxMessages() == 0 ? 100 : pr.getMaxMessages());
-    boolean acks = pr.getAcksCount() > 0;
+    boolean acks = pr.getAcksCount() > 0 || pr.getAckRunsCount() > 0;
     boolean leasing = asked > 0;
     if (!leasing && !acks) {
       return CompletableFuture.completedFuture(new Received(out, List.of(), Long.MAX_VALUE, lp)); // nothing asked
@@ -413,7 +437,8 @@ final class QueueHandler {
       }
       Acquire.Builder a = Acquire.newBuilder().setConsumer(r.getConsumerId()).setMax(max)
           .setLeaseMs(r.getLeaseMs() > 0 ? r.getLeaseMs() : stats.config().getVisibilityTimeoutMs())
-          .setFirstNewOffset(end).addAllAcks(pr.getAcksList());
+          .setFirstNewOffset(end).addAllAcks(pr.getAcksList())
+          .addAllAckRuns(pr.getAckRunsList());
       if (end < hw && max > 0) {
         // With ordering by key, blocked keys are skipped: offer more new records than asked for.
         int wantNew = stats.config().getOrderingKey() ? Math.min(MAX_PER_ACQUIRE, max * 4 + 64) : max;

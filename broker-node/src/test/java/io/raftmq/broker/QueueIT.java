@@ -663,7 +663,7 @@ class QueueIT {
           .setApiKey(ApiKey.QUEUE_RECEIVE).setApiVersion(1).setQueueReceive(QueueReceiveRequest.newBuilder()
               .setGroup("g").setConsumerId("c").setMaxWaitMs(5000)
               .addPartitions(PartitionReceive.newBuilder().setTopic("q-carry").setMaxMessages(10)
-                  .addAcks(2).addAcks(3))).build());
+                  .addAckRuns(2).addAckRuns(2))).build()); // 2 and 3, as the SDK sends them: one run
       r = reply.header().getQueueReceive().getResults(0);
       assertThat(r.getAcksApplied()).isTrue();
       assertThat(r.getRefusedAcksList()).isEmpty();
@@ -708,6 +708,20 @@ class QueueIT {
       assertThat(got).hasSize(3);
       assertThat(thief.ack(List.of(got.get(0).offset()))).containsExactly(ErrorCode.LEASE_NOT_HELD);
       assertThat(q.ack(List.of(999L))).containsExactly(ErrorCode.LEASE_NOT_HELD);
+      assertThat(q.describe().getInFlight()).as("nothing changed").isEqualTo(3);
+      // Ack runs that are not (offset >= 0, length 1 .. 100,000) pairs: refused whole, nothing settled.
+      for (PartitionReceive.Builder bad : List.of(
+          PartitionReceive.newBuilder().setTopic("q-bad").addAckRuns(0),
+          PartitionReceive.newBuilder().setTopic("q-bad").addAckRuns(0).addAckRuns(0),
+          PartitionReceive.newBuilder().setTopic("q-bad").addAckRuns(-1).addAckRuns(2),
+          PartitionReceive.newBuilder().setTopic("q-bad").addAckRuns(0).addAckRuns(Long.MAX_VALUE),
+          PartitionReceive.newBuilder().setTopic("q-bad").addAckRuns(0).addAckRuns(60_000)
+              .addAckRuns(60_000).addAckRuns(60_000))) {
+        RawConnection.Reply r = q.conn().call(Request.newBuilder().setCorrelationId(900)
+            .setApiKey(ApiKey.QUEUE_RECEIVE).setApiVersion(1).setQueueReceive(QueueReceiveRequest.newBuilder()
+                .setGroup("g").setConsumerId("c").addPartitions(bad)).build());
+        assertThat(r.header().getError()).as(bad.toString()).isEqualTo(ErrorCode.INVALID_REQUEST);
+      }
       assertThat(q.describe().getInFlight()).as("nothing changed").isEqualTo(3);
       try (Q unknown = new Q("q-bad", "nosuchgroup", "c", null)) {
         PartitionSettleResult r = unknown.settle(PartitionSettle.newBuilder().addAcks(0));

@@ -41,6 +41,9 @@ import java.util.TreeSet;
  * as packed offsets and counts, a settle's refused acks and every other per-offset result.
  */
 public final class QueueGroup {
+  /** Longest ack run an apply walks (the broker refuses more acks than this per partition anyway). */
+  static final long MAX_ACK_RUN = 1_000_000;
+
   static final String MAX_DELIVERIES = "MAX_DELIVERIES";
   static final String REJECTED = "REJECTED";
   static final String EXPIRED = "EXPIRED";
@@ -246,10 +249,21 @@ public final class QueueGroup {
 
   void acquire(Acquire a, long now, long highWatermark, PartitionReply.Builder out, boolean reportLeases) {
     boolean change = false;
-    if (a.getAcksCount() > 0 && !a.getConsumer().isEmpty()) {
+    if ((a.getAcksCount() > 0 || a.getAckRunsCount() > 0) && !a.getConsumer().isEmpty()) {
       // The consumer's acks first (a refused one adds a result, as in a settle): they free in-flight room.
       for (int k = 0, n = a.getAcksCount(); k < n; k++) {
         ackOne(a.getAcks(k), a.getConsumer(), now, out);
+      }
+      // Then the runs; the broker checked them, and a malformed pair is skipped alike on every replica.
+      for (int k = 0, n = a.getAckRunsCount() - 1; k < n; k += 2) {
+        long first = a.getAckRuns(k);
+        long length = a.getAckRuns(k + 1);
+        if (first < 0 || length < 1 || length > MAX_ACK_RUN) {
+          continue;
+        }
+        for (long o = first, last = first + length; o < last; o++) {
+          ackOne(o, a.getConsumer(), now, out);
+        }
       }
       advanceStart();
       change = true;

@@ -182,6 +182,26 @@ class QueueGroupTest {
   }
 
   @Test
+  void anAcquireSettlesAckRunsAfterItsPlainAcksAndRefusesWhatIsNotLeasedInOrder() throws IOException {
+    configure(DEFAULTS);
+    append(8, 1);
+    acquire(2, "c1", 6, new long[8]);
+    // Plain ack 5, then runs 0 - 2 and 4 - 7 (6 and 7 were never leased), and a malformed pair
+    // (length 0), which every replica skips alike.
+    Acquire.Builder a = Acquire.newBuilder().setConsumer("c1").setMax(0).setLeaseMs(10_000)
+        .setFirstNewOffset(core.queueGroup("q").end()).addAcks(5)
+        .addAckRuns(0).addAckRuns(3).addAckRuns(4).addAckRuns(4).addAckRuns(3).addAckRuns(0);
+    PartitionReply r = queue(3, QueueCommand.newBuilder().setAcquire(a));
+    assertThat(r.getQueueResultsList()).extracting(QueueResult::getOffset, QueueResult::getOutcome)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple(5L, QueueOutcome.Q_NOT_LEASED),
+            org.assertj.core.groups.Tuple.tuple(6L, QueueOutcome.Q_NOT_LEASED),
+            org.assertj.core.groups.Tuple.tuple(7L, QueueOutcome.Q_NOT_LEASED));
+    assertThat(core.queueGroup("q").stats().inFlight()).as("3 still leased: 3 is the only one not acked").isEqualTo(1);
+    assertThat(core.queueGroup("q").entry(3).getState()).isEqualTo(QueueState.LEASED);
+    assertThat(core.queueGroup("q").start()).isEqualTo(3);
+  }
+
+  @Test
   void anAcquireReportsItsLeasesAsRunsOfConsecutiveOffsetsWithOneDeliveryCount() throws IOException {
     configure(DEFAULTS);
     append(9, 1);

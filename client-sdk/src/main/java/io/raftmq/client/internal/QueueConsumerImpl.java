@@ -305,18 +305,14 @@ public final class QueueConsumerImpl implements QueueConsumer {
         .setTopic(tp.topic()).setPartition(tp.partition()).setMaxMessages(max);
     List<SettleOp> acks = carried.get(tp);
     if (acks != null) {
-      for (SettleOp op : acks) {
-        pr.addAcks(op.offset());
-      }
+      addAckRuns(pr, acks);
     }
     req.addPartitions(pr);
     for (Map.Entry<TopicPartition, List<SettleOp>> e : carried.entrySet()) {
       if (!e.getKey().equals(tp)) {
         PartitionReceive.Builder only = PartitionReceive.newBuilder().setTopic(e.getKey().topic())
             .setPartition(e.getKey().partition()).setAcksOnly(true);
-        for (SettleOp op : e.getValue()) {
-          only.addAcks(op.offset());
-        }
+        addAckRuns(only, e.getValue());
         req.addPartitions(only);
       }
     }
@@ -343,6 +339,31 @@ public final class QueueConsumerImpl implements QueueConsumer {
   }
 
   /** How many messages a (single-partition) receive response leased; 0 for a failed one. */
+  /**
+   * Sorts {@code acks} by offset, in place (the broker settles them, and lists refusals, in that order),
+   * and adds them to {@code pr} as runs of consecutive offsets: a whole receive acked is one pair.
+   */
+  static void addAckRuns(PartitionReceive.Builder pr, List<SettleOp> acks) {
+    acks.sort(java.util.Comparator.comparingLong(SettleOp::offset));
+    long first = -1;
+    long length = 0;
+    for (SettleOp op : acks) {
+      long o = op.offset();
+      if (length > 0 && o == first + length) {
+        length++;
+        continue;
+      }
+      if (length > 0) {
+        pr.addAckRuns(first).addAckRuns(length);
+      }
+      first = o;
+      length = 1;
+    }
+    if (length > 0) {
+      pr.addAckRuns(first).addAckRuns(length);
+    }
+  }
+
   private static int leased(Reply reply, Throwable ex) {
     if (ex != null || reply.header().getError() != ErrorCode.NONE) {
       return 0;
@@ -414,9 +435,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
             .setTopic(tp.topic()).setPartition(tp.partition()).setMaxMessages(shares[i]);
         List<SettleOp> carried = acks.get(tp);
         if (carried != null) {
-          for (SettleOp op : carried) {
-            pr.addAcks(op.offset());
-          }
+          addAckRuns(pr, carried);
           acksByNode.computeIfAbsent(nodes.get(i), k -> new java.util.HashMap<>()).put(tp, carried);
         }
         byNode.computeIfAbsent(nodes.get(i), k -> new ArrayList<>()).add(pr.build());

@@ -97,12 +97,13 @@ final class FakeQueue implements AutoCloseable {
           resp.addResults(r);
           continue;
         }
-        if (pr.getAcksCount() > 0) {
+        List<Long> carried = allAcks(pr);
+        if (!carried.isEmpty()) {
           // Acks carried by the receive: applied first, recorded as a settle of the partition.
           settles.add(PartitionSettle.newBuilder().setTopic(pr.getTopic()).setPartition(pr.getPartition())
-              .addAllAcks(pr.getAcksList()).build());
+              .addAllAcks(carried).build());
           r.setAcksApplied(true);
-          for (long o : pr.getAcksList()) {
+          for (long o : carried) {
             if (!leased.remove(id(pr.getPartition(), o))) {
               r.addRefusedAcks(result(o, false, 0));
             }
@@ -139,7 +140,7 @@ final class FakeQueue implements AutoCloseable {
     }
     FakeBroker.Reply reply = new FakeBroker.Reply(Response.newBuilder().setQueueReceive(resp),
         TestBatches.concat(body.toArray(ByteBuffer[]::new)));
-    boolean acks = req.getPartitionsList().stream().anyMatch(pr -> pr.getAcksCount() > 0);
+    boolean acks = req.getPartitionsList().stream().anyMatch(pr -> !allAcks(pr).isEmpty());
     if (total == 0 && req.getMaxWaitMs() > 0 && !acks) {
       timer.schedule(() -> ex.reply(reply.header(), reply.body()), req.getMaxWaitMs(), TimeUnit.MILLISECONDS);
       return null;
@@ -222,5 +223,16 @@ final class FakeQueue implements AutoCloseable {
   @Override
   public void close() {
     timer.shutdownNow();
+  }
+
+  /** A receive's carried acks: its plain acks, then its ack runs expanded, in order. */
+  static List<Long> allAcks(PartitionReceive pr) {
+    List<Long> out = new ArrayList<>(pr.getAcksList());
+    for (int i = 0; i + 1 < pr.getAckRunsCount(); i += 2) {
+      for (long o = pr.getAckRuns(i); o < pr.getAckRuns(i) + pr.getAckRuns(i + 1); o++) {
+        out.add(o);
+      }
+    }
+    return out;
   }
 }
