@@ -415,7 +415,7 @@ final class BenchQueueCommand implements Callable<Integer> {
     }
     QueueConsumer qc = client.queueConsumer(consumerConfig(groupId));
     try {
-      draining.ackAll(qc.receive(n, Duration.ZERO));
+      draining.ackAll(qc, qc.receive(n, Duration.ZERO));
     } finally {
       qc.close(Duration.ofSeconds(30));
     }
@@ -634,8 +634,8 @@ final class BenchQueueCommand implements Callable<Integer> {
   }
 
   /**
-   * The consumer threads and what they counted: each receives up to a batch, acks every delivery (the
-   * SDK batches the acks per leader) and receives again; they stop once {@code target} messages were
+   * The consumer threads and what they counted: each receives up to a batch, acks it with one
+   * {@code ackAll} (the SDK batches the acks per leader) and receives again; they stop once {@code target} messages were
    * acked, the duration is up, or nothing arrived for the idle timeout.
    */
   static final class Draining {
@@ -688,7 +688,7 @@ final class BenchQueueCommand implements Callable<Integer> {
         while (!stop) {
           List<Delivery> got = qc.receive(batch, Duration.ofMillis(200));
           if (!got.isEmpty()) {
-            ackAll(got);
+            ackAll(qc, got);
           }
         }
       } catch (RuntimeException e) {
@@ -696,8 +696,12 @@ final class BenchQueueCommand implements Callable<Integer> {
       }
     }
 
-    /** Acks each delivery, counting it when the broker confirms. */
-    void ackAll(List<Delivery> got) {
+    /**
+     * Acks the deliveries of a receive with one {@link QueueConsumer#ackAll} (as a consumer that
+     * processes a whole receive would), counting them when the broker confirms; on a failure all of
+     * them count as failed (the bench expects none).
+     */
+    void ackAll(QueueConsumer qc, List<Delivery> got) {
       if (got.isEmpty()) {
         return;
       }
@@ -708,17 +712,18 @@ final class BenchQueueCommand implements Callable<Integer> {
       long size = 0;
       for (Delivery d : got) {
         size += (d.value() == null ? 0 : d.value().length) + (d.key() == null ? 0 : d.key().length);
-        d.ack().whenComplete((v, ex) -> {
-          if (ex == null) {
-            acked.incrementAndGet();
-            lastAckAt.accumulateAndGet(System.nanoTime(), Math::max);
-          } else {
-            failed.incrementAndGet();
-            firstAckError.compareAndSet(null, ex);
-          }
-        });
       }
       bytes.addAndGet(size);
+      int n = got.size();
+      qc.ackAll(got).whenComplete((v, ex) -> {
+        if (ex == null) {
+          acked.addAndGet(n);
+          lastAckAt.accumulateAndGet(System.nanoTime(), Math::max);
+        } else {
+          failed.addAndGet(n);
+          firstAckError.compareAndSet(null, ex);
+        }
+      });
     }
 
     /** From the first delivery to the last ack (0 before both). */

@@ -48,6 +48,17 @@ public interface QueueConsumer extends AutoCloseable {
    */
   void subscribe(DeliveryHandler handler);
 
+  /**
+   * Acks {@code deliveries}, all received by this consumer, as one: the same acks as calling
+   * {@link Delivery#ack()} on each (batched alike, carried by the next receive or sent after the
+   * settle linger), without a future per delivery. The returned future completes when every ack has
+   * an outcome: normally if all were acked, else with the first failure (for example
+   * {@code LEASE_EXPIRED}, or {@code INVALID_REQUEST} for a delivery already settled or received by
+   * another consumer); the other acks take effect regardless. Meant for consumers that process a
+   * whole receive and then ack it.
+   */
+  java.util.concurrent.CompletableFuture<Void> ackAll(java.util.Collection<? extends Delivery> deliveries);
+
   /** The queue group. */
   String groupId();
 

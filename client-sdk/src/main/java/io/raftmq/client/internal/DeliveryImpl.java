@@ -189,8 +189,30 @@ final class DeliveryImpl implements Delivery {
     return SETTLED.compareAndSet(this, 0, 1);
   }
 
+  /**
+   * This delivery's ack as part of {@code bulk}, to be queued by the caller with the others; null
+   * (and {@code bulk} told of the failure) if it was settled already or came from another consumer.
+   */
+  SettleOp bulkAck(SettleBatcher owner, BulkAck bulk) {
+    if (owner != settles) {
+      bulk.done(new RaftMqException(ErrorCode.INVALID_REQUEST, this + " was received by another queue consumer"));
+      return null;
+    }
+    if (!claim()) {
+      bulk.done(new RaftMqException(ErrorCode.INVALID_REQUEST, alreadySettledMessage()));
+      return null;
+    }
+    SettleOp op = new SettleOp(this, SettleOp.Kind.ACK, 0, null, null, null);
+    op.bulk = bulk;
+    return op;
+  }
+
   private CompletableFuture<Void> alreadySettled() {
-    return invalid("offset " + offset + " of " + tp + " was already acked, nacked or rejected");
+    return invalid(alreadySettledMessage());
+  }
+
+  private String alreadySettledMessage() {
+    return "offset " + offset + " of " + tp + " was already acked, nacked or rejected";
   }
 
   private static CompletableFuture<Void> invalid(String message) {

@@ -140,6 +140,24 @@ public final class QueueConsumerImpl implements QueueConsumer {
   }
 
   @Override
+  public CompletableFuture<Void> ackAll(java.util.Collection<? extends Delivery> deliveries) {
+    BulkAck bulk = new BulkAck(deliveries.size());
+    List<SettleOp> ops = new ArrayList<>(deliveries.size());
+    for (Delivery d : deliveries) {
+      if (d instanceof DeliveryImpl di) {
+        SettleOp op = di.bulkAck(settles, bulk);
+        if (op != null) {
+          ops.add(op);
+        }
+      } else {
+        bulk.done(new RaftMqException(ErrorCode.INVALID_REQUEST, d + " was not received by a queue consumer"));
+      }
+    }
+    settles.addAll(ops);
+    return bulk.future();
+  }
+
+  @Override
   public List<Delivery> receive(int maxMessages, Duration wait) {
     if (maxMessages < 1) {
       throw new IllegalArgumentException("maxMessages must be positive: " + maxMessages);

@@ -50,6 +50,27 @@ final class SettleOp extends CompletableFuture<Void> {
     return offset;
   }
 
+  /** The bulk ack this settle is part of, told of its outcome; null for a single settle. */
+  BulkAck bulk;
+
+  @Override
+  public boolean complete(Void value) {
+    boolean done = super.complete(value);
+    if (done && bulk != null) {
+      bulk.done(null);
+    }
+    return done;
+  }
+
+  @Override
+  public boolean completeExceptionally(Throwable ex) {
+    boolean done = super.completeExceptionally(ex);
+    if (done && bulk != null) {
+      bulk.done(ex);
+    }
+    return done;
+  }
+
   @Override
   public String toString() {
     return kind + " " + tp + "@" + offset;

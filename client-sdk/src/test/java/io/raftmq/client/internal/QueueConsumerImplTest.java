@@ -9,6 +9,7 @@ import io.raftmq.client.Delivery;
 import io.raftmq.client.QueueConsumer;
 import io.raftmq.client.QueueConsumerConfig;
 import io.raftmq.client.RaftMqClient;
+import io.raftmq.client.RaftMqException;
 import io.raftmq.protocol.ApiKey;
 import io.raftmq.protocol.PartitionReceive;
 import io.raftmq.protocol.QueueGroupConfig;
@@ -249,6 +250,34 @@ class QueueConsumerImplTest {
       assertThat(d.offset()).isEqualTo(1);
       assertThat(d.deliveryCount()).isEqualTo(2);
     });
+  }
+
+  @Test
+  void ackAllShouldAckAReceiveWithOneFutureAndFailWithTheFirstRefusal() throws Exception {
+    queue.produce(0, "a", "b", "c", "d");
+    // A linger longer than the test: only the next receive can send these acks.
+    QueueConsumer c = consumer(QueueConsumerConfig.builder().settleLinger(Duration.ofSeconds(30)));
+    List<Delivery> got = receiveUntil(c, 4);
+    assertThat(got).hasSize(4);
+    CompletableFuture<Void> single = got.get(3).ack(); // settled already: ackAll refuses it, acks the rest
+    int receivesBefore = queue.receives.size();
+    CompletableFuture<Void> all = c.ackAll(got);
+    assertThat(all).isNotDone();
+    assertThat(c.receive(10, Duration.ofMillis(500))).isEmpty();
+    assertThatThrownBy(() -> all.get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(RaftMqException.class)
+        .hasMessageContaining("already acked");
+    single.get(5, TimeUnit.SECONDS);
+    assertThat(queue.acked(0)).containsExactlyInAnyOrder(0L, 1L, 2L, 3L);
+    List<PartitionReceive> carried = new ArrayList<>();
+    queue.receives.subList(receivesBefore, queue.receives.size())
+        .forEach(r -> r.getPartitionsList().stream().filter(p -> !FakeQueue.allAcks(p).isEmpty())
+            .forEach(carried::add));
+    assertThat(carried).singleElement().satisfies(p -> assertThat(p.getAckRunsList())
+        .as("0 - 3 as one run in the receive").containsExactly(0L, 4L));
+    assertThat(c.ackAll(List.of())).isCompleted();
+    // Delivered and acked again: refused without reaching the broker.
+    assertThatThrownBy(() -> c.ackAll(got.subList(0, 1)).get(5, TimeUnit.SECONDS))
+        .hasMessageContaining("already acked");
   }
 
   @Test

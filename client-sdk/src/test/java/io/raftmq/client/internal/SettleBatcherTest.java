@@ -16,6 +16,7 @@ import io.raftmq.protocol.Response;
 import io.raftmq.protocol.SettleResult;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -183,6 +184,24 @@ class SettleBatcherTest {
     b.flush();
     assertThat(failure(a).code()).isEqualTo(ErrorCode.UNKNOWN_SERVER_ERROR);
     assertThat(failure(c).code()).isEqualTo(ErrorCode.UNKNOWN_SERVER_ERROR);
+  }
+
+  @Test
+  void aBulkAckShouldQueueItsAcksInCallOrderAmongSingleOnesAndCountTowardsTheMaximum() throws Exception {
+    SettleBatcher b = new SettleBatcher(rt, "g", "c1", Duration.ofHours(1), 4);
+    CompletableFuture<Void> first = delivery(b, 0, 1).ack();
+    BulkAck bulk = new BulkAck(3);
+    List<SettleOp> ops = new ArrayList<>();
+    for (long o = 2; o <= 4; o++) {
+      ops.add(delivery(b, 0, o).bulkAck(b, bulk));
+    }
+    assertThat(delivery(b, 0, 9).bulkAck(new SettleBatcher(rt, "g", "c2", Duration.ofHours(1), 4), new BulkAck(1)))
+        .as("a delivery of another consumer").isNull();
+    b.addAll(ops);
+    assertThat(b.requestsSent()).as("four queued: the maximum").isEqualTo(1);
+    first.get(5, TimeUnit.SECONDS);
+    bulk.future().get(5, TimeUnit.SECONDS);
+    assertThat(onlySettle(node1).getPartitions(0).getAcksList()).containsExactly(1L, 2L, 3L, 4L);
   }
 
   @Test
