@@ -116,17 +116,27 @@ final class BrokerContext {
 
   /**
    * Completes once this node's metadata replica has applied {@code index} (a command it saw commit),
-   * or after {@link #BARRIER_TIMEOUT_MS} (the caller re-checks). A follower learns that an entry
-   * committed from the leader's next append or heartbeat (RaftMQ turns Ratis' commit-index records
-   * off), up to half an election time-out later; a follower that has not applied it yet proposes one
-   * more barrier, not waited for, whose append carries the commit index along at once.
+   * or after {@link #BARRIER_TIMEOUT_MS} (the caller re-checks); nudges first ({@link #nudgeIfBehind}).
    */
   CompletableFuture<Void> awaitApplied(long index) {
-    if (host.metadata().appliedIndex() >= index) {
+    if (!nudgeIfBehind(index)) {
       return CompletableFuture.completedFuture(null);
     }
-    host.proposeMetadata(readBarrier());
     return awaitMetadata(v -> host.metadata().appliedIndex() >= index, BARRIER_TIMEOUT_MS).thenApply(v -> null);
+  }
+
+  /**
+   * Whether this node's metadata replica has not applied {@code index} (committed) yet; if so, proposes
+   * one more barrier, not waited for. A follower learns that an entry committed from the leader's next
+   * append or heartbeat (RaftMQ turns Ratis' commit-index records off), up to half an election
+   * time-out later; the barrier's append carries the commit index along at once.
+   */
+  boolean nudgeIfBehind(long index) {
+    if (host.metadata().appliedIndex() >= index) {
+      return false;
+    }
+    host.proposeMetadata(readBarrier());
+    return true;
   }
 
   MetadataView metadata() {

@@ -105,7 +105,7 @@ public final class BrokerNode implements AutoCloseable {
       if (e == null && reply.getStatus() == MetadataStatus.OK) {
         registered = true;
         context.readyOnceApplied(committed.logIndex());
-        context.awaitApplied(committed.logIndex());
+        context.nudgeIfBehind(committed.logIndex());
         LOG.info("node {} registered with the metadata group at index {}", config.nodeId(), committed.logIndex());
       } else if (!closing) {
         LOG.info("node {}: registration not committed yet ({}); retrying", config.nodeId(),
