@@ -91,13 +91,16 @@ public final class ChaosRunner {
          ChaosNetwork net = ChaosNetwork.create(3);
          ChaosCluster cluster = ChaosCluster.start(net, dir, options.settings(), 3)) {
       log("network " + net);
+      Phases phases = new Phases();
       awaitAll(cluster, cluster::healthy, Duration.ofSeconds(120), "every node healthy at start");
+      phases.end("nodes-up");
       long topicId;
       int partitions = options.workload().partitions();
       try (RaftMqClient admin = cluster.client("admin", Duration.ofSeconds(30))) {
         createTopic(admin, partitions, Duration.ofSeconds(120));
         topicId = awaitLeaders(admin, partitions, Duration.ofSeconds(60)).topicId();
       }
+      phases.end("topic");
       List<RaftMqClient> clients = new java.util.concurrent.CopyOnWriteArrayList<>();
       java.util.function.Function<String, RaftMqClient> clientFor = name -> {
         RaftMqClient c = cluster.client(name);
@@ -117,12 +120,14 @@ public final class ChaosRunner {
       try (RaftMqClient nemesisClient = cluster.client("nemesis")) {
         workload.start();
         await(() -> workload.acked.get() >= 20, Duration.ofSeconds(60), "first acknowledged sends");
+        phases.end("first-acks");
         Nemesis nemesis = new Nemesis(cluster, workload, history, nemesisClient, TOPIC, schedule.seed());
         long start = System.nanoTime();
         nemesis.play(schedule, start);
         sleepUntil(start + TimeUnit.MILLISECONDS.toNanos(schedule.durationMs()));
         nemesis.healAll();
         faults = nemesis.injected();
+        phases.end("schedule");
 
         // Liveness: processes up, then a leader for every partition within the bound.
         awaitAll(cluster, cluster::answers, PROCESS_UP, "every node process answering after healing");
@@ -134,7 +139,9 @@ public final class ChaosRunner {
         long healthyMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - healed);
         long ackedAtHeal = workload.acked.get();
         boolean progress = poll(() -> workload.acked.get() >= ackedAtHeal + 20, Duration.ofSeconds(20));
+        phases.end("heal-checks");
         boolean stopped = workload.stop(Duration.ofSeconds(60));
+        phases.end("workload-stop");
         attempted = workload.attempted.get();
         acked = workload.acked.get();
 
@@ -149,6 +156,7 @@ public final class ChaosRunner {
             queueDrained = workload.drainQueue(drainClient, DRAIN_TIMEOUT);
           }
         }
+        phases.end("drain");
         long catchUpStart = System.nanoTime();
         boolean caughtUp = poll(() -> replicasAgree(cluster, partitions), REPLICAS_CATCH_UP);
         long catchUpMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - catchUpStart);
@@ -160,9 +168,13 @@ public final class ChaosRunner {
         for (RaftMqClient c : clients) {
           c.close();
         }
+        phases.end("catch-up");
         cluster.stopAll();
+        phases.end("stop-nodes");
         checks.addAll(new LogChecker(options.workload().idempotent()).check(history.ops()));
         checks.add(ReplicaComparer.compare(cluster, TOPIC, topicId, partitions));
+        phases.end("checks");
+        log("phases (ms): " + phases);
         long violations = (leaders ? 0 : 1) + (healthy ? 0 : 1) + (progress ? 0 : 1) + (stopped ? 0 : 1)
             + (drained ? 0 : 1) + (caughtUp ? 0 : 1) + (queueDrained ? 0 : 1);
         List<String> what = new ArrayList<>();
@@ -412,6 +424,24 @@ public final class ChaosRunner {
       for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(x);
       }
+    }
+  }
+
+  /** Wall time of a run's phases, for finding where a slow run spent it. */
+  private static final class Phases {
+    private final StringBuilder done = new StringBuilder();
+    private long since = System.nanoTime();
+
+    void end(String phase) {
+      long now = System.nanoTime();
+      done.append(done.length() == 0 ? "" : ", ").append(phase).append(' ')
+          .append(TimeUnit.NANOSECONDS.toMillis(now - since));
+      since = now;
+    }
+
+    @Override
+    public String toString() {
+      return done.toString();
     }
   }
 

@@ -67,6 +67,12 @@ public final class ConsumerImpl implements Consumer {
   private final MetadataCache metadata;
   private final Map<TopicPartition, PartitionState> assigned = new LinkedHashMap<>();
   private final Map<HostPort, InFlightFetch> inFlight = new HashMap<>();
+  /**
+   * Nodes whose last fetch failed as a whole (unreachable, or an error such as a node still starting),
+   * with the {@link System#nanoTime} before which no fetch goes to them again: without it, a node that
+   * answers at once with a retriable error is asked again at once, thousands of times a second.
+   */
+  private final Map<HostPort, Long> backoffUntil = new HashMap<>();
   private boolean closed;
   // ---- consumer group (subscribe) ----
   private GroupMembership membership;
@@ -162,13 +168,13 @@ public final class ConsumerImpl implements Consumer {
         continue;
       }
       if (inFlight.isEmpty()) {
-        // Nothing could be fetched (leaders unknown, positions unresolved): back off briefly.
+        // Nothing could be fetched (leaders unknown, positions unresolved, nodes backing off): wait briefly.
         LockSupport.parkNanos(Math.min(remaining, BACKOFF_NANOS));
       } else {
         CompletableFuture<?>[] fs = inFlight.values().stream().map(InFlightFetch::future)
             .toArray(CompletableFuture<?>[]::new);
-        // In a group, wake up regularly to apply assignment changes.
-        long wait = membership == null ? remaining : Math.min(remaining, BACKOFF_NANOS);
+        // In a group, wake up regularly to apply assignment changes; with a node backing off, when it ends.
+        long wait = membership == null && backoffUntil.isEmpty() ? remaining : Math.min(remaining, BACKOFF_NANOS);
         try {
           CompletableFuture.anyOf(fs).get(wait, TimeUnit.NANOSECONDS);
         } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
@@ -248,7 +254,7 @@ public final class ConsumerImpl implements Consumer {
         continue;
       }
       HostPort node = new HostPort(leader.host(), leader.port());
-      if (inFlight.containsKey(node)) {
+      if (inFlight.containsKey(node) || backingOff(node)) {
         continue;
       }
       byNode.computeIfAbsent(node, k -> new LinkedHashMap<>()).put(e.getKey(), s.fetchOffset);
@@ -271,6 +277,22 @@ public final class ConsumerImpl implements Consumer {
           Request.newBuilder().setApiKey(ApiKey.FETCH).setFetch(fr), null, timeout);
       inFlight.put(e.getKey(), new InFlightFetch(f, e.getValue()));
     }
+  }
+
+  private boolean backingOff(HostPort node) {
+    Long until = backoffUntil.get(node);
+    if (until == null) {
+      return false;
+    }
+    if (until - System.nanoTime() > 0) {
+      return true;
+    }
+    backoffUntil.remove(node);
+    return false;
+  }
+
+  private void backOff(HostPort node) {
+    backoffUntil.put(node, System.nanoTime() + BACKOFF_NANOS);
   }
 
   private boolean isFetching(TopicPartition tp) {
@@ -298,6 +320,7 @@ public final class ConsumerImpl implements Consumer {
       } catch (RuntimeException ex) {
         log.debug("fetch from {} failed: {}", e.getKey(), ex.getMessage());
         metadata.onNodeUnreachable(e.getKey());
+        backOff(e.getKey());
         continue;
       }
       try (reply) {
@@ -315,9 +338,15 @@ public final class ConsumerImpl implements Consumer {
   }
 
   private void handleFetchResponse(HostPort node, Map<TopicPartition, Long> requested, Reply reply) {
-    if (reply.header().getError() != ErrorCode.NONE) {
-      log.warn("fetch from {} failed: {} {}", node, reply.header().getError(), reply.header().getErrorMessage());
+    ErrorCode error = reply.header().getError();
+    if (error != ErrorCode.NONE) {
+      if (Errors.isRetriable(error)) {
+        log.debug("fetch from {}: {} {}; will retry", node, error, reply.header().getErrorMessage());
+      } else {
+        log.warn("fetch from {} failed: {} {}", node, error, reply.header().getErrorMessage());
+      }
       metadata.requestUpdate();
+      backOff(node);
       return;
     }
     FetchResponse resp = reply.header().getFetch();

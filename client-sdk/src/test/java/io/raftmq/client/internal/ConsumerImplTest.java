@@ -148,4 +148,21 @@ class ConsumerImplTest {
     assertThat(c.endOffsets(List.of(TP))).isEqualTo(Map.of(TP, 5L));
     assertThat(c.offsetsForTimes(Map.of(TP, 1500L))).isEqualTo(Map.of(TP, 3L));
   }
+
+  @Test
+  void shouldBackOffFromANodeThatAnswersEveryFetchWithARetriableErrorAndReadOnceItRecovers() {
+    FakeBroker.Handler serving = node.handler(ApiKey.FETCH);
+    node.on(ApiKey.FETCH, ex -> FakeBroker.Reply.of(Response.newBuilder().setError(ErrorCode.METADATA_BEHIND)
+        .setErrorMessage("node 1 is starting")));
+    Consumer c = client.consumer(ConsumerConfig.builder().autoOffsetReset(OffsetReset.EARLIEST).build());
+    c.assign(List.of(TP));
+    long start = System.nanoTime();
+    assertThat(c.poll(Duration.ofSeconds(1))).isEmpty();
+    double seconds = (System.nanoTime() - start) / 1e9;
+    // One fetch per 100 ms backoff (and one at once): without the backoff, thousands in this second.
+    assertThat(node.received(ApiKey.FETCH).size()).as("fetches in %.1f s", seconds)
+        .isBetween(2, (int) (seconds * 10) + 3);
+    node.on(ApiKey.FETCH, serving);
+    assertThat(pollUntil(c, 5)).extracting(ConsumerRecord::offset).containsExactly(0L, 1L, 2L, 3L, 4L);
+  }
 }

@@ -32,6 +32,11 @@ public final class FakeNode implements AutoCloseable {
     nodes.add(this);
   }
 
+  /** The handler registered for {@code key} (null if none). */
+  public FakeBroker.Handler handler(ApiKey key) {
+    return handlers.get(key);
+  }
+
   public FakeNode on(ApiKey key, FakeBroker.Handler h) {
     handlers.put(key, h);
     return this;
