@@ -27,12 +27,17 @@ final class DeliveryDecoder {
    * Decodes {@code frames} (position to limit) for the leased offsets of one partition's result.
    *
    * @param leaseMs the lease length to assume for extensions; 0: estimate from the lease deadline
-   * @throws CorruptRecordException on a bad frame or an unsupported codec
+   * @param maxLeases the most leases the result may hold (what the receive asked for and has not got yet)
+   * @throws CorruptRecordException on a bad frame, an unsupported codec, or more leases than {@code maxLeases}
    */
   static Decoded decode(TopicPartition tp, PartitionReceiveResult result, ByteBuffer frames, long leaseMs,
-      SettleBatcher settles) {
+      SettleBatcher settles, int maxLeases) {
     int runs = result.getLeaseRunsCount();
     int n = LeaseRuns.validate(result::getLeaseRuns, runs);
+    if (n > maxLeases) {
+      throw new CorruptRecordException(n + " leases in " + tp + " for a receive that asked for at most "
+          + Math.max(0, maxLeases));
+    }
     long[] offsets = new long[n];
     int[] counts = new int[n];
     int k = 0;

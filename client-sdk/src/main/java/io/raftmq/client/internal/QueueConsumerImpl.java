@@ -350,7 +350,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
             focus = null;
           }
         }
-        onResponse(node, f, reply, ex);
+        onResponse(node, f, reply, ex, max);
       }
     });
     return Map.entry(node, f);
@@ -473,11 +473,12 @@ public final class QueueConsumerImpl implements QueueConsumer {
           Request.newBuilder().setApiKey(ApiKey.QUEUE_RECEIVE).setQueueReceive(req), null, timeout);
       inFlight.put(node, f);
       Map<TopicPartition, List<SettleOp>> carried = acksByNode.getOrDefault(node, Map.of());
+      int askedOfNode = e.getValue().stream().mapToInt(PartitionReceive::getMaxMessages).sum();
       f.whenComplete((reply, ex) -> {
         try {
           settleCarriedAcks(node, carried, reply, ex);
         } finally {
-          onResponse(node, f, reply, ex);
+          onResponse(node, f, reply, ex, askedOfNode);
         }
       });
     }
@@ -529,7 +530,8 @@ public final class QueueConsumerImpl implements QueueConsumer {
     }
   }
 
-  private void onResponse(HostPort node, CompletableFuture<Reply> f, Reply reply, Throwable ex) {
+  /** Takes in a receive's answer; {@code asked}: the messages the request asked for in all. */
+  private void onResponse(HostPort node, CompletableFuture<Reply> f, Reply reply, Throwable ex, int asked) {
     List<DeliveryImpl> got = List.of();
     RaftMqException error = null;
     boolean[] failed = {ex != null};
@@ -544,7 +546,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
     } else {
       try (reply) {
         got = new ArrayList<>();
-        error = handleResponse(node, reply, got, failed);
+        error = handleResponse(node, reply, got, failed, asked);
       } catch (RaftMqException e) {
         error = e;
         failed[0] = true;
@@ -581,7 +583,8 @@ public final class QueueConsumerImpl implements QueueConsumer {
    * {@code failed[0]} if any partition (or the whole request) failed, so that the node is not asked
    * again at once.
    */
-  private RaftMqException handleResponse(HostPort node, Reply reply, List<DeliveryImpl> out, boolean[] failed) {
+  private RaftMqException handleResponse(HostPort node, Reply reply, List<DeliveryImpl> out, boolean[] failed,
+      int asked) {
     if (reply.header().getError() != ErrorCode.NONE) {
       failed[0] = true;
       RaftMqException e = new RaftMqException(reply.header().getError(), "queue receive at " + node + ": "
@@ -622,7 +625,8 @@ public final class QueueConsumerImpl implements QueueConsumer {
       }
       DeliveryDecoder.Decoded d;
       try {
-        d = DeliveryDecoder.decode(tp, r, reply.bodySlice(start, size), leaseMs, settles);
+        // A broker never leases more than was asked: more is a broken answer, refused before it allocates.
+        d = DeliveryDecoder.decode(tp, r, reply.bodySlice(start, size), leaseMs, settles, asked - out.size());
       } catch (CorruptRecordException e) {
         throw new RaftMqException(ErrorCode.CORRUPT_MESSAGE, "corrupt batch in " + tp + " from " + node + ": "
             + e.getMessage(), false, e);

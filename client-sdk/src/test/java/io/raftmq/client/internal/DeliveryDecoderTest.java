@@ -53,7 +53,7 @@ class DeliveryDecoderTest {
   void shouldKeepOnlyTheDeliveredOffsetsWithTheirCountsAndDeadlines() {
     ByteBuffer frames = TestBatches.concat(frame(10, "a", "b", "c"), frame(13, "d", "e"));
     DeliveryDecoder.Decoded d = DeliveryDecoder.decode(TP, leased(9000, new long[] {11, 13, 14}, 1, 3, 1), frames,
-        30_000, null);
+        30_000, null, 3);
     assertThat(d.missing()).isEmpty();
     assertThat(d.deliveries()).extracting(Delivery::offset).containsExactly(11L, 13L, 14L);
     assertThat(d.deliveries()).extracting(Delivery::valueAsString).containsExactly("b", "d", "e");
@@ -73,9 +73,9 @@ class DeliveryDecoderTest {
   void shouldSkipFramesWithoutDeliveredOffsetsWithoutDecodingThem() {
     // The first frame has a codec this client cannot decode: it must not even try, nothing there was delivered.
     ByteBuffer frames = TestBatches.concat(withCodec(frame(0, "x", "y"), 3), frame(2, "z"));
-    DeliveryDecoder.Decoded d = DeliveryDecoder.decode(TP, leased(1, new long[] {2}, 1), frames, 1000, null);
+    DeliveryDecoder.Decoded d = DeliveryDecoder.decode(TP, leased(1, new long[] {2}, 1), frames, 1000, null, 100);
     assertThat(d.deliveries()).extracting(Delivery::valueAsString).containsExactly("z");
-    assertThatThrownBy(() -> DeliveryDecoder.decode(TP, leased(1, new long[] {1}, 1), frames, 1000, null))
+    assertThatThrownBy(() -> DeliveryDecoder.decode(TP, leased(1, new long[] {1}, 1), frames, 1000, null, 100))
         .isInstanceOf(CorruptRecordException.class).hasMessageContaining("codec");
   }
 
@@ -83,7 +83,7 @@ class DeliveryDecoderTest {
   void shouldReportDeliveredOffsetsWhoseRecordIsMissingAndAcceptAnyOrder() {
     ByteBuffer frames = frame(20, "a", "b");
     DeliveryDecoder.Decoded d = DeliveryDecoder.decode(TP, leased(7, new long[] {21, 25, 20}, 2, 1, 1), frames,
-        1000, null);
+        1000, null, 100);
     assertThat(d.deliveries()).extracting(Delivery::offset).containsExactly(20L, 21L);
     assertThat(d.deliveries()).extracting(Delivery::deliveryCount).as("counts stay with their offsets")
         .containsExactly(1, 2);
@@ -91,10 +91,23 @@ class DeliveryDecoderTest {
   }
 
   @Test
+  void shouldRefuseMoreLeasesThanTheReceiveAskedForBeforeAllocatingForThem() {
+    ByteBuffer frames = frame(0, "a");
+    // One run of two billion leases: a broken or hostile answer must not make the client allocate for it.
+    PartitionReceiveResult huge = PartitionReceiveResult.newBuilder().setTopic(TP.topic()).setPartition(TP.partition())
+        .setLeaseDeadlineMs(1).addLeaseRuns(0).addLeaseRuns(2_000_000_000L).addLeaseRuns(1).build();
+    assertThatThrownBy(() -> DeliveryDecoder.decode(TP, huge, frames, 1000, null, 8000))
+        .isInstanceOf(CorruptRecordException.class).hasMessageContaining("at most 8000");
+    assertThatThrownBy(() -> DeliveryDecoder.decode(TP, leased(1, new long[] {0, 1, 2}, 1, 1, 1), frames, 1000, null, 2))
+        .isInstanceOf(CorruptRecordException.class).hasMessageContaining("3 leases");
+    assertThat(DeliveryDecoder.decode(TP, leased(1, new long[] {0}, 1), frames, 1000, null, 1).deliveries()).hasSize(1);
+  }
+
+  @Test
   void shouldRefuseAFrameWithABadChecksum() {
     ByteBuffer f = frame(0, "a");
     f.put(f.limit() - 1, (byte) (f.get(f.limit() - 1) ^ 1));
-    assertThatThrownBy(() -> DeliveryDecoder.decode(TP, leased(1, new long[] {0}, 1), f, 1000, null))
+    assertThatThrownBy(() -> DeliveryDecoder.decode(TP, leased(1, new long[] {0}, 1), f, 1000, null, 100))
         .isInstanceOf(CorruptRecordException.class);
   }
 
@@ -102,7 +115,7 @@ class DeliveryDecoderTest {
   void shouldEstimateTheLeaseFromTheDeadlineWhenTheGroupDecides() {
     ByteBuffer frames = frame(0, "a");
     long deadline = System.currentTimeMillis() + 10_000;
-    DeliveryImpl d = DeliveryDecoder.decode(TP, leased(deadline, new long[] {0}, 1), frames, 0, null).deliveries().get(0);
+    DeliveryImpl d = DeliveryDecoder.decode(TP, leased(deadline, new long[] {0}, 1), frames, 0, null, 100).deliveries().get(0);
     assertThat(d.leaseMs()).isBetween(9_000L, 10_000L);
     assertThat(DeliveryDecoder.estimateLeaseMs(1000, 2000)).isEqualTo(30_000); // clocks disagree: the default
     assertThat(DeliveryDecoder.estimateLeaseMs(2010, 2000)).isEqualTo(100); // at least 100 ms
