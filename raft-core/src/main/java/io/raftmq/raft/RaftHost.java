@@ -183,8 +183,13 @@ public final class RaftHost implements Closeable {
     RaftServerConfigKeys.setRemovedGroupsDir(p, settings.dataDir().resolve("raft-removed").toFile());
     RaftServerConfigKeys.Rpc.setTimeoutMin(p, duration(settings.electionTimeoutMin().toMillis()));
     RaftServerConfigKeys.Rpc.setTimeoutMax(p, duration(settings.electionTimeoutMax().toMillis()));
-    RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMin(p, duration(settings.electionTimeoutMin().toMillis()));
-    RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMax(p, duration(settings.electionTimeoutMax().toMillis() * 2));
+    // A division's first election (a partition just created, or a node just started) waits a quarter to a
+    // half of the election timeout, not a whole one or more: a new topic had no leader for 1-4 s (most of
+    // the time a topic creation took). Pre-vote (on by default) keeps a restarted follower that times out
+    // before it hears its leader from deposing it: the others, hearing that leader, refuse the pre-vote.
+    long min = settings.electionTimeoutMin().toMillis();
+    RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMin(p, duration(Math.max(50, min / 4)));
+    RaftServerConfigKeys.Rpc.setFirstElectionTimeoutMax(p, duration(Math.max(100, min / 2)));
     // Each partition's ack is its quorum fsync: fsync on a thread of its own, never before it happened.
     RaftServerConfigKeys.Log.setAsyncFlushEnabled(p, true);
     // A follower appends each AppendEntries to its log directly, not through Ratis' composed append
