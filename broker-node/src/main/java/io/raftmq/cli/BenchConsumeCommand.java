@@ -201,10 +201,16 @@ final class BenchConsumeCommand implements Callable<Integer> {
     }
 
     void run(RaftMqClient client, ConsumerConfig config, String topic, int threads) throws InterruptedException {
+      run(List.of(client), config, topic, threads);
+    }
+
+    /** As {@link #run(RaftMqClient, ConsumerConfig, String, int)}, consumer {@code i} on {@code clients[i % size]}. */
+    void run(List<RaftMqClient> clients, ConsumerConfig config, String topic, int threads) throws InterruptedException {
       startedAt = System.nanoTime();
       lastRecordAt.set(startedAt);
       List<Thread> ts = new ArrayList<>();
       for (int i = 0; i < threads; i++) {
+        RaftMqClient client = clients.get(i % clients.size());
         Thread t = new Thread(() -> consume(client, config, topic), "raftmq-bench-consumer-" + i);
         ts.add(t);
         t.start();

@@ -44,8 +44,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code raftmq bench queue}: C queue consumers of one queue group, each with its own connection and
- * thread, receive and ack a backlog (or what a producer sends meanwhile); reports messages/s, MB/s and
+ * {@code raftmq bench queue}: C queue consumers of one queue group, each on a thread of its own (sharing
+ * this command's client, or with {@code --client-per-consumer} a client each), receive and ack a backlog (or what a producer sends meanwhile); reports messages/s, MB/s and
  * the Raft entries the queue commands cost per message acked, from the partitions' applied indexes
  * ({@code raftmq_raft_applied_index} on the nodes' /metrics) before and after, and in backlog mode the CPU
  * time per message of the nodes and of this JVM (where the cost of a queue lies). With {@code --runs} it
@@ -54,7 +54,7 @@ import picocli.CommandLine.Spec;
  * are compared on the same topic, data and JIT state.
  */
 @Command(name = "queue", sortOptions = false,
-    description = {"Measure queue-group throughput: C queue consumers (own connections and threads) receive and ack.",
+    description = {"Measure queue-group throughput: C queue consumers (a thread each) receive and ack.",
         "By default a backlog is produced first (--produce-first, 100000 messages), then drained once every "
             + "replica has applied it (a follower still catching up would compete with the drain; at most 2 min); "
             + "--messages N produces N while the consumers run; --duration alone produces and consumes for that "
@@ -88,8 +88,14 @@ final class BenchQueueCommand implements Callable<Integer> {
   String group;
 
   @Option(names = "--consumers", paramLabel = "C", defaultValue = "8",
-      description = "Queue consumers, each with its own connection and thread (default ${DEFAULT-VALUE}).")
+      description = "Queue consumers, each on a thread of its own (default ${DEFAULT-VALUE}).")
   int consumers;
+
+  @Option(names = "--client-per-consumer",
+      description = "Give each consumer, queue and stream alike, a client of its own (its own connections, I/O and "
+          + "callback threads), as separate processes would have. Default: all consumers share one client, as "
+          + "consumers in one application do.")
+  boolean clientPerConsumer;
 
   @Option(names = "--size", paramLabel = "BYTES", defaultValue = "1024",
       description = "Value size of the messages produced (default ${DEFAULT-VALUE}).")
@@ -234,7 +240,7 @@ final class BenchQueueCommand implements Callable<Integer> {
           Map<Integer, Long> before = appliedIndexes(client, cli, n);
           double[] cpuBefore = cpuSeconds(client, cli);
           Draining draining = new Draining();
-          int code = drain(cli, groups.get(i), draining, target, null, out, err, prefix);
+          int code = drain(cli, client, groups.get(i), draining, target, null, out, err, prefix);
           double[] cpuAfter = cpuSeconds(client, cli);
           Map<Integer, Long> after = appliedIndexes(client, cli, n);
           out.println(prefix + entriesLine(before, after, draining.acked.get(), n, true));
@@ -246,7 +252,16 @@ final class BenchQueueCommand implements Callable<Integer> {
           if (compareStream) {
             BenchConsumeCommand.Reading reading = new BenchConsumeCommand.Reading(Long.MAX_VALUE, ends, timeout);
             double[] streamCpuBefore = cpuSeconds(client, cli);
-            reading.run(client, ConsumerConfig.builder().groupId(streamGroups.get(i)).build(), topic, consumers);
+            List<RaftMqClient> readers = new ArrayList<>();
+            try {
+              for (int c = 0; c < (clientPerConsumer ? consumers : 0); c++) {
+                readers.add(cli.connect());
+              }
+              reading.run(readers.isEmpty() ? List.of(client) : readers,
+                  ConsumerConfig.builder().groupId(streamGroups.get(i)).build(), topic, consumers);
+            } finally {
+              readers.forEach(RaftMqClient::close);
+            }
             double[] streamCpuAfter = cpuSeconds(client, cli);
             out.println(prefix + "stream group " + streamGroups.get(i) + ", " + consumers + " consumers: "
                 + reading.summary());
@@ -279,19 +294,23 @@ final class BenchQueueCommand implements Callable<Integer> {
   }
 
   /**
-   * Drains group {@code g} with {@link #consumers} queue consumers, each with its own client, until
+   * Drains group {@code g} with {@link #consumers} queue consumers (on {@code shared}, or with
+   * {@link #clientPerConsumer} each on a client of its own), until
    * {@code target} messages were acked (or the duration, or the idle timeout); prints the summary. With
    * a {@code producer}, starts it once the consumers exist and waits for it.
    */
-  private int drain(RaftMqCli cli, String g, Draining draining, long target, Thread producer, PrintWriter out,
-      PrintWriter err, String prefix) throws Exception {
+  private int drain(RaftMqCli cli, RaftMqClient shared, String g, Draining draining, long target, Thread producer,
+      PrintWriter out, PrintWriter err, String prefix) throws Exception {
     QueueConsumerConfig config = consumerConfig(g);
     List<RaftMqClient> clients = new ArrayList<>();
     List<QueueConsumer> qcs = new ArrayList<>();
     try {
       for (int i = 0; i < consumers; i++) {
-        RaftMqClient c = cli.connect();
-        clients.add(c);
+        RaftMqClient c = shared;
+        if (clientPerConsumer) {
+          c = cli.connect();
+          clients.add(c);
+        }
         qcs.add(c.queueConsumer(config));
       }
       if (producer != null) {
@@ -313,9 +332,10 @@ final class BenchQueueCommand implements Callable<Integer> {
       }
     }
     out.println(prefix + draining.summary());
-    out.println(prefix + String.format(Locale.ROOT, "(%d queue consumer%s of group %s on %s, each with its own "
-            + "connection, receiving up to %d at a time; %d-byte values; %s; throughput from the first delivery to "
-            + "the last ack)", consumers, consumers == 1 ? "" : "s", g, topic, batch, sizeBytes,
+    out.println(prefix + String.format(Locale.ROOT, "(%d queue consumer%s of group %s on %s, %s, receiving up to "
+            + "%d at a time; %d-byte values; %s; throughput from the first delivery to the last ack)", consumers,
+        consumers == 1 ? "" : "s", g, topic, clientPerConsumer ? "each with a client of its own" : "sharing one client",
+        batch, sizeBytes,
         backlogMode() ? "backlog produced first" : "produced while consuming"));
     out.flush();
     if (draining.error.get() != null) {
@@ -353,7 +373,7 @@ final class BenchQueueCommand implements Callable<Integer> {
     Draining draining = new Draining();
     AtomicReference<Throwable> produceError = new AtomicReference<>();
     Thread producer = new Thread(() -> produce(client, toSend, draining, produceError), "raftmq-bench-producer");
-    int code = drain(cli, g, draining, toSend, producer, out, err, "");
+    int code = drain(cli, client, g, draining, toSend, producer, out, err, "");
     Map<Integer, Long> after = appliedIndexes(client, cli, n);
     out.println(entriesLine(before, after, draining.acked.get(), n, false));
     out.flush();
