@@ -306,7 +306,7 @@ class QueueCliIT {
         .containsPattern("(?m)^2000 messages received and acked, \\d+ msg/s, [\\d.]+ MB/s in [\\d.]+ s$")
         .containsPattern("(?m)^raft entries per message acked: [\\d.]+ \\(\\d+ entries in 2 partitions for 2000 "
             + "messages; queue commands only")
-        .contains("(2 queue consumers of group bq on bench-q")
+        .contains("(2 queue consumers of group bq on bench-q, sharing one client")
         .containsPattern("(?m)^cpu per message: nodes [\\d.]+ us, this client [\\d.]+ us \\(process CPU time");
     Matcher m = Pattern.compile("raft entries per message acked: ([\\d.]+)").matcher(bench.out());
     assertThat(m.find()).isTrue();
@@ -348,12 +348,12 @@ class QueueCliIT {
   @Order(8)
   void shouldBenchAQueueGroupAgainstAStreamGroupOverRuns() {
     Run bench = ok("bench", "queue", "--topic", "bench-q", "--consumers", "2", "--produce-first", "1500",
-        "--size", "100", "--group", "bq2", "--runs", "2", "--compare-stream");
+        "--size", "100", "--group", "bq2", "--runs", "2", "--compare-stream", "--client-per-consumer");
     for (int run = 1; run <= 2; run++) {
       String prefix = "run " + run + "/2: ";
       assertThat(bench.out())
           .containsPattern("(?m)^" + prefix + "1500 messages received and acked, \\d+ msg/s")
-          .contains(prefix + "(2 queue consumers of group bq2-" + run + " on bench-q")
+          .contains(prefix + "(2 queue consumers of group bq2-" + run + " on bench-q, each with a client of its own")
           .containsPattern("(?m)^" + prefix + "stream group raftmq-bench-stream-\\w+-" + run
               + ", 2 consumers: 1500 messages, \\d+ msg/s")
           .containsPattern("(?m)^" + prefix + "cpu per message: nodes [\\d.]+ us, this client [\\d.]+ us")
