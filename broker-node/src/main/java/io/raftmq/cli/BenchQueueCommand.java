@@ -45,13 +45,14 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code raftmq bench queue}: C queue consumers of one queue group, each on a thread of its own (sharing
- * this command's client, or with {@code --client-per-consumer} a client each), receive and ack a backlog (or what a producer sends meanwhile); reports messages/s, MB/s and
- * the Raft entries the queue commands cost per message acked, from the partitions' applied indexes
- * ({@code raftmq_raft_applied_index} on the nodes' /metrics) before and after, and in backlog mode the CPU
- * time per message of the nodes and of this JVM (where the cost of a queue lies). With {@code --runs} it
- * drains one backlog several times in one JVM (a queue group each, all made before producing), and with
- * {@code --compare-stream} a stream group drains the same backlog after each queue drain, so that the two
- * are compared on the same topic, data and JIT state.
+ * this command's client, or with {@code --client-per-consumer} a client each), receive and ack a backlog
+ * (or what a producer sends meanwhile); reports messages/s, MB/s and the Raft entries the queue commands
+ * cost per message acked, from the partitions' applied indexes ({@code raftmq_raft_applied_index} on the
+ * nodes' /metrics) before and after, and in backlog mode the CPU time per message of the nodes and of this
+ * JVM (where the cost of a queue lies). With {@code --runs} it drains one backlog several times in one JVM
+ * (a queue group each, all made before producing), and with {@code --compare-stream} a stream group drains
+ * the same backlog after each queue drain, so that the two are compared on the same topic, data and JIT
+ * state.
  */
 @Command(name = "queue", sortOptions = false,
     description = {"Measure queue-group throughput: C queue consumers (a thread each) receive and ack.",

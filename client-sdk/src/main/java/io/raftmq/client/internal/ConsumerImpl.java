@@ -240,6 +240,11 @@ public final class ConsumerImpl implements Consumer {
   }
 
   private void sendFetches(long deadline) {
+    if (!backoffUntil.isEmpty()) {
+      // Ended backoffs go, also of nodes no longer asked (else the poll would keep waking for them).
+      long now = System.nanoTime();
+      backoffUntil.values().removeIf(until -> until - now <= 0);
+    }
     Map<HostPort, Map<TopicPartition, Long>> byNode = new LinkedHashMap<>();
     boolean leaderUnknown = false;
     for (Map.Entry<TopicPartition, PartitionState> e : assigned.entrySet()) {
