@@ -84,6 +84,36 @@ class QueueSlicesTest {
     }
   }
 
+  @Test
+  void newRecordsOfAnAcquireEndWhereABatchEndsUnlessThatLeavesNone() throws IOException {
+    try (PartitionLog log = PartitionLog.open(dir, LogStoreConfig.builder().segmentSizeBytes(64 << 10)
+        .indexIntervalBytes(512).build())) {
+      append(log, 100, 10, 100, new Random(5)); // offsets 0-999 in batches of 10, over several segments
+      long hw = log.nextOffset();
+      assertThat(QueueHandler.alignedCount(log, 0, 25, hw)).as("cut inside the third batch").isEqualTo(20);
+      assertThat(QueueHandler.alignedCount(log, 20, 30, hw)).as("already at a boundary").isEqualTo(30);
+      assertThat(QueueHandler.alignedCount(log, 40, 7, hw)).as("less than one batch: kept").isEqualTo(7);
+      assertThat(QueueHandler.alignedCount(log, 43, 12, hw)).as("from inside a batch to inside the next")
+          .isEqualTo(7);
+      assertThat(QueueHandler.alignedCount(log, 990, 10, hw)).as("up to the high watermark").isEqualTo(10);
+      assertThat(QueueHandler.alignedCount(log, 995, 3, 998)).as("cut at hw, inside a batch").isEqualTo(3);
+      assertThat(QueueHandler.alignedCount(log, 0, 0, hw)).isZero();
+      // Acquire after acquire, each ends where the next starts, on a batch boundary.
+      long from = 0;
+      Random random = new Random(9);
+      while (from < hw) {
+        int want = (int) Math.min(hw - from, 1 + random.nextInt(60));
+        int got = QueueHandler.alignedCount(log, from, want, hw);
+        assertThat(got).isBetween(1, want);
+        if (want >= 10) {
+          assertThat((from + got) % 10).as("an acquire of %d from %d ends on a batch", want, from).isZero();
+        }
+        from += got;
+      }
+      assertThat(from).isEqualTo(hw);
+    }
+  }
+
   /** Appends {@code batches} batches of {@code count} records of {@code size} bytes (0: random). */
   private static void append(PartitionLog log, int batches, int count, int size, Random random) throws IOException {
     long base = log.nextOffset() < 0 ? 0 : log.nextOffset();
