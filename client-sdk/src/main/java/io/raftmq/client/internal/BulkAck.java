@@ -24,10 +24,15 @@ final class BulkAck {
 
   /** One ack's outcome: null if it succeeded. */
   void done(Throwable failure) {
+    done(failure, 1);
+  }
+
+  /** The outcome of {@code acks} of its acks (a run of them settled together): null if they succeeded. */
+  void done(Throwable failure, int acks) {
     if (failure != null) {
       firstFailure.compareAndSet(null, failure);
     }
-    if (pending.decrementAndGet() == 0) {
+    if (pending.addAndGet(-acks) == 0) {
       Throwable f = firstFailure.get();
       if (f == null) {
         result.complete(null);

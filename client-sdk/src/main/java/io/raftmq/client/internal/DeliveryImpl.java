@@ -190,21 +190,20 @@ final class DeliveryImpl implements Delivery {
   }
 
   /**
-   * This delivery's ack as part of {@code bulk}, to be queued by the caller with the others; null
-   * (and {@code bulk} told of the failure) if it was settled already or came from another consumer.
+   * Claims this delivery for an ack of {@code bulk}, which the caller queues (with its neighbours, as a
+   * run); false (and {@code bulk} told of the failure) if it was settled already or came from another
+   * consumer.
    */
-  SettleOp bulkAck(SettleBatcher owner, BulkAck bulk) {
+  boolean claimForBulk(SettleBatcher owner, BulkAck bulk) {
     if (owner != settles) {
       bulk.done(new RaftMqException(ErrorCode.INVALID_REQUEST, this + " was received by another queue consumer"));
-      return null;
+      return false;
     }
     if (!claim()) {
       bulk.done(new RaftMqException(ErrorCode.INVALID_REQUEST, alreadySettledMessage()));
-      return null;
+      return false;
     }
-    SettleOp op = new SettleOp(this, SettleOp.Kind.ACK, 0, null, null, null);
-    op.bulk = bulk;
-    return op;
+    return true;
   }
 
   private CompletableFuture<Void> alreadySettled() {

@@ -142,16 +142,35 @@ public final class QueueConsumerImpl implements QueueConsumer {
   @Override
   public CompletableFuture<Void> ackAll(java.util.Collection<? extends Delivery> deliveries) {
     BulkAck bulk = new BulkAck(deliveries.size());
-    List<SettleOp> ops = new ArrayList<>(deliveries.size());
+    // Deliveries come as a receive gave them: runs of consecutive offsets of a partition. Each run is one
+    // settle (one future, one queue entry, one ack run on the wire), not one per delivery.
+    List<SettleOp> ops = new ArrayList<>();
+    TopicPartition runTp = null;
+    long runStart = -1;
+    int runLength = 0;
     for (Delivery d : deliveries) {
-      if (d instanceof DeliveryImpl di) {
-        SettleOp op = di.bulkAck(settles, bulk);
-        if (op != null) {
-          ops.add(op);
-        }
-      } else {
+      if (!(d instanceof DeliveryImpl di)) {
         bulk.done(new RaftMqException(ErrorCode.INVALID_REQUEST, d + " was not received by a queue consumer"));
+        continue;
       }
+      if (!di.claimForBulk(settles, bulk)) {
+        continue;
+      }
+      TopicPartition tp = di.topicPartition();
+      long offset = di.offset();
+      if (runLength > 0 && offset == runStart + runLength && tp.equals(runTp)) {
+        runLength++;
+        continue;
+      }
+      if (runLength > 0) {
+        ops.add(new SettleOp(runTp, runStart, runLength, bulk));
+      }
+      runTp = tp;
+      runStart = offset;
+      runLength = 1;
+    }
+    if (runLength > 0) {
+      ops.add(new SettleOp(runTp, runStart, runLength, bulk));
     }
     settles.addAll(ops);
     return bulk.future();
@@ -356,10 +375,10 @@ public final class QueueConsumerImpl implements QueueConsumer {
     return Map.entry(node, f);
   }
 
-  /** How many messages a (single-partition) receive response leased; 0 for a failed one. */
   /**
    * Sorts {@code acks} by offset, in place (the broker settles them, and lists refusals, in that order),
-   * and adds them to {@code pr} as runs of consecutive offsets: a whole receive acked is one pair.
+   * and adds them to {@code pr} as runs of consecutive offsets (merging the runs of bulk acks): a whole
+   * receive acked is one pair.
    */
   static void addAckRuns(PartitionReceive.Builder pr, List<SettleOp> acks) {
     acks.sort(java.util.Comparator.comparingLong(SettleOp::offset));
@@ -368,20 +387,21 @@ public final class QueueConsumerImpl implements QueueConsumer {
     for (SettleOp op : acks) {
       long o = op.offset();
       if (length > 0 && o == first + length) {
-        length++;
+        length += op.length;
         continue;
       }
       if (length > 0) {
         pr.addAckRuns(first).addAckRuns(length);
       }
       first = o;
-      length = 1;
+      length = op.length;
     }
     if (length > 0) {
       pr.addAckRuns(first).addAckRuns(length);
     }
   }
 
+  /** How many messages a (single-partition) receive response leased; 0 for a failed one. */
   private static int leased(Reply reply, Throwable ex) {
     if (ex != null || reply.header().getError() != ErrorCode.NONE) {
       return 0;

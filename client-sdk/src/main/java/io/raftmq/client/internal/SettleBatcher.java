@@ -42,7 +42,10 @@ import org.slf4j.LoggerFactory;
  */
 final class SettleBatcher {
   private static final Logger log = LoggerFactory.getLogger(SettleBatcher.class);
-  /** Queued settles that trigger a send without waiting for the linger (above a receive's usual batch). */
+  /**
+   * Queued settles that trigger a send without waiting for the linger (above a receive's usual batch); a
+   * run of acks counts its offsets.
+   */
   static final int DEFAULT_MAX_BATCH = 20_000;
   /** The longest a settle waits for others while more keep coming, in lingers. */
   static final int MAX_HOLD_LINGERS = 10;
@@ -126,14 +129,17 @@ final class SettleBatcher {
     }
     SettleOp last = ops.get(0);
     outstanding.addAndGet(n);
-    pushChain(first, last, n);
+    pushChain(first, last, (int) Math.min(Integer.MAX_VALUE, offsetsOf(ops)));
   }
 
   private void push(SettleOp op) {
-    pushChain(op, op, 1);
+    pushChain(op, op, op.length);
   }
 
-  /** Pushes the chain {@code first} .. {@code last} ({@code n} ops linked through next) onto the queue. */
+  /**
+   * Pushes the chain {@code first} .. {@code last} (linked through next; {@code n}: the offsets they
+   * settle) onto the queue.
+   */
   private void pushChain(SettleOp first, SettleOp last, int n) {
     SettleOp h;
     do {
@@ -189,7 +195,7 @@ final class SettleBatcher {
       list.next = fifo;
       fifo = list;
       list = next;
-      n++;
+      n += fifo.length;
     }
     queued.addAndGet(-n);
     return fifo;
@@ -285,17 +291,28 @@ final class SettleBatcher {
    * succeeded; null if the refusals do not fit the acks (then none may be completed as acked).
    */
   static SettleResult[] matchRefused(List<SettleOp> acks, List<SettleResult> refused) {
-    if (refused.size() > acks.size()) {
-      return null;
-    }
     SettleResult[] refusal = new SettleResult[acks.size()];
     int next = 0;
     for (int i = 0; i < refusal.length && next < refused.size(); i++) {
-      if (refused.get(next).getOffset() == acks.get(i).offset()) {
-        refusal[i] = refused.get(next++);
+      // A run of acks takes every refusal inside it and fails with the first (its bulk ack fails anyway).
+      SettleOp op = acks.get(i);
+      while (next < refused.size() && op.covers(refused.get(next).getOffset())) {
+        if (refusal[i] == null) {
+          refusal[i] = refused.get(next);
+        }
+        next++;
       }
     }
     return next < refused.size() ? null : refusal;
+  }
+
+  /** How many offsets {@code acks} settle (runs count each of theirs). */
+  static long offsetsOf(List<SettleOp> acks) {
+    long n = 0;
+    for (SettleOp op : acks) {
+      n += op.length;
+    }
+    return n;
   }
 
   /** One partition's items of a request, by kind, in call order. */
@@ -333,7 +350,9 @@ final class SettleBatcher {
     PartitionSettle.Builder toProto() {
       PartitionSettle.Builder b = PartitionSettle.newBuilder().setTopic(tp.topic()).setPartition(tp.partition());
       for (SettleOp op : acks) {
-        b.addAcks(op.offset());
+        for (int k = 0; k < op.length; k++) {
+          b.addAcks(op.offset() + k);
+        }
       }
       for (SettleOp op : nacks) {
         b.addNacks(NackItem.newBuilder().setOffset(op.offset()).setDelayMs(op.millis)
@@ -442,7 +461,7 @@ final class SettleBatcher {
       others.addAll(items.rejects);
       others.addAll(items.extendOps);
       int refusedAcks = r.getResultsCount() - others.size();
-      if (refusedAcks < 0 || refusedAcks > items.acks.size()) {
+      if (refusedAcks < 0 || refusedAcks > offsetsOf(items.acks)) {
         RaftMqException err = new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "settle " + tp + " at " + node
             + ": " + r.getResultsCount() + " results for " + items.acks.size() + " acks and " + others.size()
             + " other items");
@@ -477,7 +496,7 @@ final class SettleBatcher {
   }
 
   private void complete(SettleOp op, SettleResult r, TopicPartition tp, HostPort node) {
-    if (r.getOffset() != op.offset()) {
+    if (!op.covers(r.getOffset())) {
       finish(op, new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "settle " + tp + " at " + node
           + ": result for offset " + r.getOffset() + " where " + op.offset() + " was expected"));
       return;

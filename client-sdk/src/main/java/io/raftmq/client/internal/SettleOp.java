@@ -22,6 +22,8 @@ final class SettleOp extends CompletableFuture<Void> {
   final DeliveryImpl delivery;
   final TopicPartition tp;
   private final long offset;
+  /** ACK: how many consecutive offsets from {@link #offset()} it settles (a run of a bulk ack); else 1. */
+  final int length;
   final Kind kind;
   /** NACK: the delay in ms (-1: the group's backoff); EXTEND: the lease length in ms. */
   final long millis;
@@ -39,11 +41,37 @@ final class SettleOp extends CompletableFuture<Void> {
     this.delivery = kind == Kind.EXTEND ? delivery : null;
     this.tp = delivery.topicPartition();
     this.offset = delivery.offset();
+    this.length = 1;
     this.kind = kind;
     this.millis = millis;
     this.reason = reason;
     this.errorClass = errorClass;
     this.errorMessage = errorMessage;
+  }
+
+  /**
+   * The acks of {@code length} consecutive offsets of {@code tp} from {@code offset}, all part of
+   * {@code bulk}: deliveries a receive handed out in a run, acked together, cost one settle, not one each.
+   */
+  SettleOp(TopicPartition tp, long offset, int length, BulkAck bulk) {
+    if (length < 1) {
+      throw new IllegalArgumentException("a run of acks needs a positive length: " + length);
+    }
+    this.delivery = null;
+    this.tp = tp;
+    this.offset = offset;
+    this.length = length;
+    this.kind = Kind.ACK;
+    this.millis = 0;
+    this.reason = null;
+    this.errorClass = null;
+    this.errorMessage = null;
+    this.bulk = bulk;
+  }
+
+  /** Whether {@code o} is one of the offsets this settles. */
+  boolean covers(long o) {
+    return o >= offset && o - offset < length;
   }
 
   long offset() {
@@ -57,7 +85,7 @@ final class SettleOp extends CompletableFuture<Void> {
   public boolean complete(Void value) {
     boolean done = super.complete(value);
     if (done && bulk != null) {
-      bulk.done(null);
+      bulk.done(null, length);
     }
     return done;
   }
@@ -66,13 +94,13 @@ final class SettleOp extends CompletableFuture<Void> {
   public boolean completeExceptionally(Throwable ex) {
     boolean done = super.completeExceptionally(ex);
     if (done && bulk != null) {
-      bulk.done(ex);
+      bulk.done(ex, length);
     }
     return done;
   }
 
   @Override
   public String toString() {
-    return kind + " " + tp + "@" + offset;
+    return length == 1 ? kind + " " + tp + "@" + offset : kind + " " + tp + "@" + offset + ".." + (offset + length - 1);
   }
 }

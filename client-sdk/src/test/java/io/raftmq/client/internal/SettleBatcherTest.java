@@ -1,6 +1,7 @@
 package io.raftmq.client.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.raftmq.client.ClientConfig;
 import io.raftmq.client.RaftMqException;
@@ -16,7 +17,6 @@ import io.raftmq.protocol.Response;
 import io.raftmq.protocol.SettleResult;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -187,21 +187,59 @@ class SettleBatcherTest {
   }
 
   @Test
-  void aBulkAckShouldQueueItsAcksInCallOrderAmongSingleOnesAndCountTowardsTheMaximum() throws Exception {
+  void aBulkAckShouldQueueItsRunInCallOrderAmongSingleOnesAndCountItsOffsetsTowardsTheMaximum() throws Exception {
     SettleBatcher b = new SettleBatcher(rt, "g", "c1", Duration.ofHours(1), 4);
     CompletableFuture<Void> first = delivery(b, 0, 1).ack();
     BulkAck bulk = new BulkAck(3);
-    List<SettleOp> ops = new ArrayList<>();
     for (long o = 2; o <= 4; o++) {
-      ops.add(delivery(b, 0, o).bulkAck(b, bulk));
+      assertThat(delivery(b, 0, o).claimForBulk(b, bulk)).isTrue();
     }
-    assertThat(delivery(b, 0, 9).bulkAck(new SettleBatcher(rt, "g", "c2", Duration.ofHours(1), 4), new BulkAck(1)))
-        .as("a delivery of another consumer").isNull();
-    b.addAll(ops);
-    assertThat(b.requestsSent()).as("four queued: the maximum").isEqualTo(1);
+    BulkAck other = new BulkAck(1);
+    assertThat(delivery(b, 0, 9).claimForBulk(new SettleBatcher(rt, "g", "c2", Duration.ofHours(1), 4), other))
+        .as("a delivery of another consumer").isFalse();
+    assertThat(other.future()).isCompletedExceptionally();
+    b.addAll(List.of(new SettleOp(new TopicPartition("t", 0), 2, 3, bulk)));
+    assertThat(b.requestsSent()).as("one single ack and a run of three queued: the maximum").isEqualTo(1);
     first.get(5, TimeUnit.SECONDS);
     bulk.future().get(5, TimeUnit.SECONDS);
     assertThat(onlySettle(node1).getPartitions(0).getAcksList()).containsExactly(1L, 2L, 3L, 4L);
+  }
+
+  @Test
+  void aRefusalInsideARunOfAcksFailsItsBulkAckAndTheOtherRunsSucceed() throws Exception {
+    SettleBatcher b = new SettleBatcher(rt, "g", "c1", Duration.ofHours(1), 1000);
+    notHeld.add(12L);
+    notHeld.add(13L);
+    BulkAck bulk = new BulkAck(10);
+    SettleOp low = new SettleOp(new TopicPartition("t", 0), 0, 5, bulk);
+    SettleOp high = new SettleOp(new TopicPartition("t", 0), 10, 5, bulk);
+    b.addAll(List.of(low, high));
+    b.flush();
+    low.get(5, TimeUnit.SECONDS);
+    assertThat(failure(high).code()).isEqualTo(ErrorCode.LEASE_NOT_HELD);
+    assertThat(failure(high)).hasMessageContaining("t-0@10..14");
+    assertThat(failure(bulk.future()).code()).isEqualTo(ErrorCode.LEASE_NOT_HELD);
+    assertThat(onlySettle(node1).getPartitions(0).getAcksList())
+        .containsExactly(0L, 1L, 2L, 3L, 4L, 10L, 11L, 12L, 13L, 14L);
+    // finish() completes a settle, then counts it done.
+    await().atMost(5, TimeUnit.SECONDS).until(() -> b.outstanding() == 0);
+  }
+
+  @Test
+  void refusalsPairWithTheRunsThatHoldThemOrWithNothing() {
+    TopicPartition tp = new TopicPartition("t", 0);
+    BulkAck bulk = new BulkAck(7);
+    List<SettleOp> acks = List.of(new SettleOp(tp, 3, 4, bulk), new SettleOp(tp, 20, 1, bulk),
+        new SettleOp(tp, 30, 2, bulk));
+    SettleResult r4 = SettleResult.newBuilder().setOffset(4).setError(ErrorCode.LEASE_EXPIRED).build();
+    SettleResult r5 = SettleResult.newBuilder().setOffset(5).setError(ErrorCode.LEASE_NOT_HELD).build();
+    SettleResult r31 = SettleResult.newBuilder().setOffset(31).setError(ErrorCode.LEASE_NOT_HELD).build();
+    assertThat(SettleBatcher.matchRefused(acks, List.of(r4, r5, r31))).containsExactly(r4, null, r31);
+    assertThat(SettleBatcher.matchRefused(acks, List.of())).containsExactly(null, null, null);
+    SettleResult r7 = SettleResult.newBuilder().setOffset(7).setError(ErrorCode.LEASE_NOT_HELD).build();
+    assertThat(SettleBatcher.matchRefused(acks, List.of(r7))).as("7 is in no run").isNull();
+    assertThat(SettleBatcher.matchRefused(acks, List.of(r31, r4))).as("out of request order").isNull();
+    assertThat(SettleBatcher.offsetsOf(acks)).isEqualTo(7);
   }
 
   @Test
