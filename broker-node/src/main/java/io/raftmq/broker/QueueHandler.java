@@ -83,7 +83,7 @@ final class QueueHandler {
   static final int DEFAULT_MAX_DELIVERIES = 5;
   static final long DEFAULT_BACKOFF_BASE_MS = 1_000;
   static final long DEFAULT_BACKOFF_MAX_MS = 60_000;
-  static final int DEFAULT_MAX_IN_FLIGHT = 20_000;
+  static final int DEFAULT_MAX_IN_FLIGHT = 50_000;
   static final int DEFAULT_MAX_REDRIVES = 3;
   static final int MAX_IN_FLIGHT_CAP = 100_000;
   static final long MAX_LEASE_MS = 12L * 60 * 60 * 1000;

@@ -115,7 +115,7 @@ final class BenchQueueCommand implements Callable<Integer> {
   int batch;
 
   @Option(names = "--max-in-flight", paramLabel = "N",
-      description = "The group's max in-flight messages per partition (default: the group's, 20000).")
+      description = "The group's max in-flight messages per partition (default: the group's, 50000).")
   Integer maxInFlight;
 
   @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30s", converter = Durations.class,

@@ -98,7 +98,7 @@ class QueueCliIT {
   static List<long[]> queueRows() {
     Run d = ok("group", "describe", GROUP);
     assertThat(d.out()).startsWith("GROUP: " + GROUP + "  TYPE: queue  TOPICS: " + TOPIC + "\n")
-        .contains("\nSETTINGS: visibility-timeout=30s max-deliveries=5 backoff=1s..60s max-in-flight=20000 ordering=none "
+        .contains("\nSETTINGS: visibility-timeout=30s max-deliveries=5 backoff=1s..60s max-in-flight=50000 ordering=none "
             + "max-redrives=3 dead-letter-topic=" + TOPIC + ".dlq." + GROUP + "\n")
         .contains("TOPIC   PARTITION  IN-FLIGHT  AVAILABLE  REDELIVERED  DEAD  LEASE-EXPIRIES  BACKLOG  ACKED\n");
     List<long[]> rows = new ArrayList<>();

@@ -38,7 +38,7 @@ public final class QueueConsumerConfig {
   /** Default of {@link #backoffMax()}. */
   public static final Duration DEFAULT_BACKOFF_MAX = Duration.ofSeconds(60);
   /** Default of {@link #maxInFlight()}. */
-  public static final int DEFAULT_MAX_IN_FLIGHT = 20_000;
+  public static final int DEFAULT_MAX_IN_FLIGHT = 50_000;
   /** Default of {@link #maxRedrives()}. */
   public static final int DEFAULT_MAX_REDRIVES = 3;
   /** Default of {@link #settleLinger()}: 5 ms. */
@@ -196,7 +196,8 @@ public final class QueueConsumerConfig {
 
   /**
    * Most messages of the group leased at once in one partition, over all its consumers: the queue's
-   * backpressure (default 20,000).
+   * backpressure (default 50,000: room for several consumers' full receives of one partition, so that
+   * consumers converging on a partition do not get short leases, each one more Raft entry).
    */
   public int maxInFlight() {
     return maxInFlight == null ? DEFAULT_MAX_IN_FLIGHT : maxInFlight;

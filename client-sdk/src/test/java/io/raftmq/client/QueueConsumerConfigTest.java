@@ -28,7 +28,7 @@ class QueueConsumerConfigTest {
     assertThat(c.maxDeliveries()).isEqualTo(5);
     assertThat(c.backoffBase()).isEqualTo(Duration.ofSeconds(1));
     assertThat(c.backoffMax()).isEqualTo(Duration.ofSeconds(60));
-    assertThat(c.maxInFlight()).isEqualTo(20_000);
+    assertThat(c.maxInFlight()).isEqualTo(50_000);
     assertThat(c.receiveMaxBytes()).isEqualTo(16 << 20);
     assertThat(c.settleLinger()).isEqualTo(Duration.ofMillis(5));
     assertThat(c.ordering()).isEqualTo(QueueOrdering.NONE);
