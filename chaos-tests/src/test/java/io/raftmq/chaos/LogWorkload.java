@@ -344,7 +344,11 @@ public final class LogWorkload implements AutoCloseable {
     return false;
   }
 
-  /** Leases, then acks (or, one in ten, nacks) what it got; every receive, ack and nack recorded. */
+  /**
+   * Leases, then acks (or, one in ten, nacks) what it got; every receive, ack and nack recorded. Every
+   * other receive is acked with one {@code ackAll} (runs of offsets settled together), the others one
+   * delivery at a time.
+   */
   private final class QueueLoop implements Runnable {
     final AtomicBoolean crash = new AtomicBoolean();
 
@@ -356,9 +360,23 @@ public final class LogWorkload implements AutoCloseable {
         try {
           QueueConsumer qc = client.queueConsumer(queueConfig(topic, process));
           long n = 0;
+          long receives = 0;
           while (!stopping.get() && !crash.get()) {
-            for (Delivery d : receive(process, qc, 100, Duration.ofMillis(300))) {
-              settle(process, d, n++ % 10 == 9);
+            List<Delivery> got = receive(process, qc, 100, Duration.ofMillis(300));
+            if (receives++ % 2 == 0) {
+              List<Delivery> acks = new ArrayList<>(got.size());
+              for (Delivery d : got) {
+                if (n++ % 10 == 9) {
+                  settle(process, d, true);
+                } else {
+                  acks.add(d);
+                }
+              }
+              ackAll(process, qc, acks);
+            } else {
+              for (Delivery d : got) {
+                settle(process, d, n++ % 10 == 9);
+              }
             }
           }
           if (crash.getAndSet(false)) {
@@ -410,6 +428,26 @@ public final class LogWorkload implements AutoCloseable {
     }
     return f.whenComplete((v, e) -> history.add(e == null ? inv.complete(Type.OK)
         : inv.complete(Type.INFO).withError(String.valueOf(e))));
+  }
+
+  /**
+   * Acks {@code ds} with one {@code ackAll}, recorded as an ack of each: all ok when it succeeds, all
+   * unknown (info) when it fails (some of them may have taken effect).
+   */
+  private void ackAll(String process, QueueConsumer qc, List<Delivery> ds) {
+    List<Op> invs = new ArrayList<>(ds.size());
+    for (Delivery d : ds) {
+      invs.add(history.add(Op.of(process, Type.INVOKE, "q_ack").withPartition(d.partition())
+          .withOffset(d.offset()).withValue(new String(d.value(), StandardCharsets.UTF_8))));
+    }
+    CompletableFuture<Void> f;
+    try {
+      f = qc.ackAll(ds);
+    } catch (RuntimeException e) {
+      f = CompletableFuture.failedFuture(e);
+    }
+    f.whenComplete((v, e) -> invs.forEach(inv -> history.add(e == null ? inv.complete(Type.OK)
+        : inv.complete(Type.INFO).withError("ackAll: " + e))));
   }
 
   /**
