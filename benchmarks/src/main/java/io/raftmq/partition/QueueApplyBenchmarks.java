@@ -44,6 +44,7 @@ public class QueueApplyBenchmarks {
 
   @Setup(Level.Iteration)
   public void newGroup() {
+    pendingRuns = new long[0];
     group = new QueueGroup("bench", QueueConfig.newBuilder().setVisibilityTimeoutMs(30_000).setMaxDeliveries(5)
         .setBackoffBaseMs(1000).setBackoffMaxMs(60_000).setMaxInFlight(1_000_000).build(), 0);
     now = 1_700_000_000_000L;
@@ -73,5 +74,34 @@ public class QueueApplyBenchmarks {
     PartitionReply.Builder settled = PartitionReply.newBuilder();
     group.settle(s.build(), now, settled);
     return bytes + settled.build().toByteArray().length;
+  }
+
+  /** The leases of the last {@link #acquireCarryingAcks} cycle, as (first offset, length) pairs. */
+  long[] pendingRuns = new long[0];
+
+  /**
+   * As a queue consumer of the SDK does it: one acquire of {@code batch} new records that also carries
+   * the acks of the batch before as runs of consecutive offsets (cycles/s; x batch = messages/s).
+   */
+  @Benchmark
+  public int acquireCarryingAcks() {
+    now++;
+    Acquire.Builder a = Acquire.newBuilder().setConsumer(new String(consumer)).setMax(batch).setLeaseMs(30_000)
+        .setFirstNewOffset(group.end()).setNewRecordCount(batch);
+    for (long v : pendingRuns) {
+      a.addAckRuns(v);
+    }
+    PartitionReply.Builder leased = PartitionReply.newBuilder();
+    group.acquire(a.build(), now, Long.MAX_VALUE, leased);
+    PartitionReply acquired = leased.build();
+    int runs = acquired.getLeasedRunsCount() / 3;
+    if (pendingRuns.length != runs * 2) {
+      pendingRuns = new long[runs * 2];
+    }
+    for (int i = 0; i < runs; i++) {
+      pendingRuns[2 * i] = acquired.getLeasedRuns(3 * i);
+      pendingRuns[2 * i + 1] = acquired.getLeasedRuns(3 * i + 1);
+    }
+    return acquired.toByteArray().length;
   }
 }

@@ -63,6 +63,13 @@ final class LongMultiset {
 
   /** Removes one occurrence of {@code value}; false if it is not held. */
   boolean remove(long value) {
+    return remove(value, 1);
+  }
+
+  /**
+   * Removes {@code n} occurrences of {@code value} (as many as are held, if fewer); false if none is.
+   */
+  boolean remove(long value, int n) {
     // The acks of one settle mostly share a deadline (that of the acquire that leased them): try the
     // slot of the last removal before searching (slots move on insert and squeeze: checked).
     int at = removeHint;
@@ -73,8 +80,10 @@ final class LongMultiset {
     if (at == tail || values[at] != value || counts[at] == 0) {
       return false;
     }
-    size--;
-    if (--counts[at] == 0) {
+    int k = Math.min(n, counts[at]);
+    size -= k;
+    counts[at] -= k;
+    if (counts[at] == 0) {
       zeros++;
     }
     while (head < tail && counts[head] == 0) {

@@ -148,6 +148,58 @@ final class QueueEntries {
     return at;
   }
 
+  /**
+   * Adds AVAILABLE entries at offsets [first, first + n), keyless and without expiry, above every offset
+   * held: one reservation and one fill per column instead of n appends.
+   */
+  void appendRun(long first, int n) {
+    if (n <= 0) {
+      return;
+    }
+    if (tail > head && offset[tail - 1] >= first) {
+      throw new IllegalArgumentException("offset " + first + " is not above " + offset[tail - 1]);
+    }
+    reserve(n);
+    int from = tail;
+    int to = tail + n;
+    for (int k = 0; k < n; k++) {
+      offset[from + k] = first + k;
+    }
+    Arrays.fill(state, from, to, AVAILABLE);
+    Arrays.fill(deliveries, from, to, 0);
+    Arrays.fill(keyHash, from, to, 0L);
+    Arrays.fill(expiresAt, from, to, 0L);
+    Arrays.fill(visibleAt, from, to, 0L);
+    Arrays.fill(leaseDeadline, from, to, 0L);
+    Arrays.fill(consumer, from, to, null);
+    Arrays.fill(firstFailure, from, to, 0L);
+    Arrays.fill(lastFailure, from, to, 0L);
+    Arrays.fill(redrives, from, to, 0);
+    tail = to;
+    live += n;
+  }
+
+  /**
+   * Frees the entry at {@code i} and leaves the head where it is, so that indices stay valid for a run of
+   * removals; {@link #settleHead()} must follow before anything else reads the table.
+   */
+  void free(int i) {
+    state[i] = FREE;
+    consumer[i] = null;
+    live--;
+  }
+
+  /** Moves the head past free slots (after {@link #free}). */
+  void settleHead() {
+    while (head < tail && state[head] == FREE) {
+      head++;
+    }
+    if (live == 0) {
+      head = 0;
+      tail = 0;
+    }
+  }
+
   /** Frees the entry at {@code i}; the head moves past free slots. */
   void remove(int i) {
     state[i] = FREE;

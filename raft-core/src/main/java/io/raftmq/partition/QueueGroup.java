@@ -20,6 +20,7 @@ import io.raftmq.raft.proto.ExtendItem;
 import io.raftmq.raft.proto.Settle;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.function.IntToLongFunction;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -251,9 +252,8 @@ public final class QueueGroup {
     boolean change = false;
     if ((a.getAcksCount() > 0 || a.getAckRunsCount() > 0) && !a.getConsumer().isEmpty()) {
       // The consumer's acks first (a refused one adds a result, as in a settle): they free in-flight room.
-      for (int k = 0, n = a.getAcksCount(); k < n; k++) {
-        ackOne(a.getAcks(k), a.getConsumer(), now, out);
-      }
+      String consumer = a.getConsumer();
+      ackList(a::getAcks, a.getAcksCount(), consumer, now, out);
       // Then the runs; the broker checked them, and a malformed pair is skipped alike on every replica.
       for (int k = 0, n = a.getAckRunsCount() - 1; k < n; k += 2) {
         long first = a.getAckRuns(k);
@@ -261,9 +261,7 @@ public final class QueueGroup {
         if (first < 0 || length < 1 || length > MAX_ACK_RUN) {
           continue;
         }
-        for (long o = first, last = first + length; o < last; o++) {
-          ackOne(o, a.getConsumer(), now, out);
-        }
+        ackRun(first, length, consumer, now, out);
       }
       advanceStart();
       change = true;
@@ -279,11 +277,19 @@ public final class QueueGroup {
       int n = a.getNewRecordCount();
       boolean keys = a.getNewKeyHashesCount() == n;
       boolean ttls = a.getNewExpiresAtMsCount() == n;
-      live.reserve((int) Math.max(0, Math.min(n, highWatermark - end)));
-      for (int k = 0; k < n && end < highWatermark; k++) {
-        live.append(end, keys ? a.getNewKeyHashes(k) : 0, ttls ? a.getNewExpiresAtMs(k) : 0);
-        end++;
-        change = true;
+      int take = (int) Math.max(0, Math.min(n, highWatermark - end));
+      if (!keys && !ttls) {
+        // Plain records (no key, no expiry): one run, written a column at a time.
+        live.appendRun(end, take);
+        end += take;
+        change |= take > 0;
+      } else {
+        live.reserve(take);
+        for (int k = 0; k < take; k++) {
+          live.append(end, keys ? a.getNewKeyHashes(k) : 0, ttls ? a.getNewExpiresAtMs(k) : 0);
+          end++;
+          change = true;
+        }
       }
     }
     // After the new records, not between the acks and them: acks that settle every live entry would
@@ -400,9 +406,7 @@ public final class QueueGroup {
    */
   void settle(Settle s, long now, PartitionReply.Builder out) {
     String consumer = s.getConsumer();
-    for (int k = 0, n = s.getAcksCount(); k < n; k++) {
-      ackOne(s.getAcks(k), consumer, now, out);
-    }
+    ackList(s::getAcks, s.getAcksCount(), consumer, now, out);
     for (OffsetDelay d : s.getNacksList()) {
       out.addQueueResults(nackOne(d, consumer, now));
     }
@@ -443,16 +447,68 @@ public final class QueueGroup {
     settle(s.build(), now, out);
   }
 
-  private void ackOne(long offset, String consumer, long now, PartitionReply.Builder out) {
-    int i = live.find(offset);
-    QueueOutcome check = checkLease(i, consumer, now);
-    if (check != QueueOutcome.Q_OK) {
-      out.addQueueResults(refused(offset, i, check));
-      return;
+  /** Acks of the offsets of {@code acks} in their order: each stretch of consecutive ones as one run. */
+  private void ackList(IntToLongFunction acks, int n, String consumer, long now, PartitionReply.Builder out) {
+    int k = 0;
+    while (k < n) {
+      long first = acks.applyAsLong(k);
+      int j = k + 1;
+      while (j < n && acks.applyAsLong(j) == first + (j - k)) {
+        j++;
+      }
+      ackRun(first, j - k, consumer, now, out);
+      k = j;
     }
-    unlease(i);
-    live.remove(i);
-    acked++;
+  }
+
+  /**
+   * Acks of {@code length} consecutive offsets from {@code first}, with the outcome of acking each in
+   * turn (a refused one adds a result, in offset order), at a cost per message of a few array accesses:
+   * the next offset is looked for in the next slot before the table is searched, the lessee's name is
+   * compared in full only when its reference differs from the last one matched (the leases of one
+   * acquire share it), and lease deadlines leave the multiset per run of equal ones (one acquire's).
+   */
+  private void ackRun(long first, long length, String consumer, long now, PartitionReply.Builder out) {
+    String same = null;
+    long runDeadline = 0;
+    int runCount = 0;
+    int i = -1;
+    for (long o = first, last = first + length; o < last; o++) {
+      int next = i + 1;
+      if (i >= 0 && next < live.tail() && live.offset[next] == o && live.state[next] != QueueEntries.FREE) {
+        i = next;
+      } else {
+        i = live.find(o);
+      }
+      QueueOutcome check;
+      String lessee = i < 0 ? null : live.consumer[i];
+      if (lessee == null || live.state[i] != QueueEntries.LEASED || lessee != same && !consumer.equals(lessee)) {
+        check = QueueOutcome.Q_NOT_LEASED;
+      } else {
+        same = lessee;
+        check = live.leaseDeadline[i] <= now ? QueueOutcome.Q_LEASE_EXPIRED : QueueOutcome.Q_OK;
+      }
+      if (check != QueueOutcome.Q_OK) {
+        out.addQueueResults(refused(o, i, check));
+        continue;
+      }
+      long deadline = live.leaseDeadline[i];
+      if (deadline != runDeadline) {
+        if (runCount > 0) {
+          deadlines.remove(runDeadline, runCount);
+        }
+        runDeadline = deadline;
+        runCount = 0;
+      }
+      runCount++;
+      leased--;
+      live.free(i);
+      acked++;
+    }
+    if (runCount > 0) {
+      deadlines.remove(runDeadline, runCount);
+    }
+    live.settleHead();
   }
 
   private QueueResult nackOne(OffsetDelay d, String consumer, long now) {

@@ -21,13 +21,31 @@ class QueueEntriesTest {
       TreeMap<Long, Long> model = new TreeMap<>(); // offset -> key hash
       long next = 0;
       for (int step = 0; step < 5_000; step++) {
-        int op = random.nextInt(10);
-        if (op < 4) {
+        int op = random.nextInt(12);
+        if (op < 3) {
           long off = next;
           next += 1 + random.nextInt(3);
           int i = t.append(off, off * 7 + 1, 0);
           model.put(off, off * 7 + 1);
           assertThat(t.offset[i]).isEqualTo(off);
+        } else if (op == 3) {
+          // A run of plain records (no key): key hash 0.
+          int n = random.nextInt(60);
+          t.appendRun(next, n);
+          for (int k = 0; k < n; k++) {
+            model.put(next + k, 0L);
+          }
+          next += n + random.nextInt(2);
+        } else if (op == 9 && !model.isEmpty()) {
+          // An ack run: consecutive live slots freed with the head left behind, then settled.
+          int i = t.find(model.firstKey()) + random.nextInt(Math.min(model.size(), 5));
+          for (int n = random.nextInt(40); n > 0 && i < t.tail(); n--, i++) {
+            if (t.state[i] != QueueEntries.FREE) {
+              model.remove(t.offset[i]);
+              t.free(i);
+            }
+          }
+          t.settleHead();
         } else if (op < 8 && !model.isEmpty()) {
           // Remove mostly near the front, sometimes anywhere (a stuck message keeps the head back).
           List<Long> keys = new ArrayList<>(model.keySet());
@@ -59,7 +77,10 @@ class QueueEntriesTest {
       for (int i = t.head(); i < t.tail(); i++) {
         if (t.state[i] != QueueEntries.FREE) {
           walked.add(t.offset[i]);
-          assertThat(t.keyHash[i]).isEqualTo(t.offset[i] * 7 + 1);
+          assertThat(t.keyHash[i]).isEqualTo(model.get(t.offset[i]));
+          assertThat(t.state[i]).isEqualTo(QueueEntries.AVAILABLE);
+          assertThat(t.deliveries[i]).isZero();
+          assertThat(t.consumer[i]).isNull();
         }
       }
       assertThat(walked).containsExactlyElementsOf(model.keySet());

@@ -202,6 +202,72 @@ class QueueGroupTest {
   }
 
   @Test
+  void anAckRunSpanningAcquiresSettlesTheConsumersOwnLeasesAndRefusesOthersAndExpiredOnesInOrder()
+      throws IOException {
+    configure(DEFAULTS);
+    append(16, 1);
+    // Each acquire names its consumer with a string of its own (as a parsed command does) and has
+    // its own lease deadline: 0 - 3 (c1, until 10_002), 4 - 7 (c2), 8 - 11 (c1, until 10_004), and
+    // 12 - 15 (c1, a short lease that has run out by the ack).
+    acquireAs(2, new String("c1"), 4, 10_000);
+    acquireAs(3, new String("c2"), 4, 10_000);
+    acquireAs(4, new String("c1"), 4, 10_000);
+    acquireAs(5, new String("c1"), 4, 1);
+    Acquire.Builder a = Acquire.newBuilder().setConsumer(new String("c1")).setMax(0).setLeaseMs(10_000)
+        .setFirstNewOffset(core.queueGroup("q").end()).addAckRuns(0).addAckRuns(17);
+    PartitionReply r = queue(100, QueueCommand.newBuilder().setAcquire(a));
+    List<org.assertj.core.groups.Tuple> refused = new ArrayList<>();
+    for (long o = 4; o < 8; o++) {
+      refused.add(org.assertj.core.groups.Tuple.tuple(o, QueueOutcome.Q_NOT_LEASED));
+    }
+    for (long o = 12; o < 16; o++) {
+      refused.add(org.assertj.core.groups.Tuple.tuple(o, QueueOutcome.Q_LEASE_EXPIRED));
+    }
+    refused.add(org.assertj.core.groups.Tuple.tuple(16L, QueueOutcome.Q_NOT_LEASED));
+    assertThat(r.getQueueResultsList()).extracting(QueueResult::getOffset, QueueResult::getOutcome)
+        .containsExactlyElementsOf(refused);
+    QueueGroup.Stats stats = core.queueGroup("q").stats();
+    assertThat(stats.acked()).isEqualTo(8);
+    assertThat(stats.inFlight()).as("c2's four and the four expired ones").isEqualTo(8);
+    assertThat(stats.start()).isEqualTo(4);
+    assertThat(stats.minLeaseDeadlineMs()).as("the expired leases' deadline, then c2's").isEqualTo(6);
+    // The deadlines left are exactly those of the leases left: an expiry returns the expired four,
+    // then c2's four once theirs passes, and nothing else.
+    assertThat(offsets(queue(200, QueueCommand.newBuilder().setExpire(Expire.newBuilder()))
+        .getQueueResultsList()))
+        .containsExactly(12L, 13L, 14L, 15L);
+    assertThat(core.queueGroup("q").stats().minLeaseDeadlineMs()).isEqualTo(10_003);
+    assertThat(offsets(queue(10_003, QueueCommand.newBuilder().setExpire(Expire.newBuilder()))
+        .getQueueResultsList()))
+        .containsExactly(4L, 5L, 6L, 7L);
+    assertThat(core.queueGroup("q").stats().minLeaseDeadlineMs()).isEqualTo(Long.MAX_VALUE);
+    assertThat(core.queueGroup("q").stats().inFlight()).isZero();
+  }
+
+  @Test
+  void anAckRunThatSettlesEveryLiveEntryEmptiesTheTableForTheNextAcquire() throws IOException {
+    configure(DEFAULTS);
+    append(10, 1);
+    acquireAs(2, "c1", 6, 10_000);
+    Acquire.Builder a = Acquire.newBuilder().setConsumer("c1").setMax(0).setLeaseMs(10_000)
+        .setFirstNewOffset(core.queueGroup("q").end()).addAckRuns(0).addAckRuns(6);
+    assertThat(queue(3, QueueCommand.newBuilder().setAcquire(a)).getQueueResultsList()).isEmpty();
+    assertThat(core.queueGroup("q").stats().inFlight()).isZero();
+    assertThat(core.queueGroup("q").stats().start()).isEqualTo(6);
+    // The new records after them are leased from 6 on.
+    assertThat(leasedOffsets(queue(4, QueueCommand.newBuilder().setAcquire(Acquire.newBuilder()
+        .setConsumer("c1").setMax(10).setLeaseMs(10_000).setFirstNewOffset(core.queueGroup("q").end())
+        .setNewRecordCount(4))))).containsExactly(6L, 7L, 8L, 9L);
+  }
+
+  /** An acquire of {@code max} with plain new records (no key, no TTL), up to what was appended. */
+  private PartitionReply acquireAs(long time, String consumer, int max, long leaseMs) throws IOException {
+    long end = core.queueGroup("q").end();
+    return queue(time, QueueCommand.newBuilder().setAcquire(Acquire.newBuilder().setConsumer(consumer)
+        .setMax(max).setLeaseMs(leaseMs).setFirstNewOffset(end).setNewRecordCount(max)));
+  }
+
+  @Test
   void anAcquireReportsItsLeasesAsRunsOfConsecutiveOffsetsWithOneDeliveryCount() throws IOException {
     configure(DEFAULTS);
     append(9, 1);
