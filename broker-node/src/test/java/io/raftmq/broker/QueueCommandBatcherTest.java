@@ -29,8 +29,13 @@ class QueueCommandBatcherTest {
     executor.shutdownNow();
   }
 
+  /** A batcher with two entries in flight (the pipelining cases); see {@link #batcher(int)}. */
   private QueueCommandBatcher batcher() {
-    return new QueueCommandBatcher(3, c -> {
+    return batcher(2);
+  }
+
+  private QueueCommandBatcher batcher(int maxEntriesInFlight) {
+    return new QueueCommandBatcher(3, maxEntriesInFlight, c -> {
       synchronized (proposed) {
         proposed.add(c);
         CompletableFuture<PartitionReply> f = new CompletableFuture<>();
@@ -117,7 +122,7 @@ class QueueCommandBatcherTest {
     for (int i = 0; i < 7; i++) {
       replies.add(b.submit(cmd("g" + i)));
     }
-    assertThat(proposed).hasSize(QueueCommandBatcher.MAX_ENTRIES_IN_FLIGHT);
+    assertThat(proposed).hasSize(2);
     assertThat(proposed.get(0).getQueue().getGroup()).isEqualTo("g0");
     assertThat(proposed.get(0).getPartition()).isEqualTo(3);
     assertThat(proposed.get(1).getQueue().getGroup()).isEqualTo("g1");
@@ -135,6 +140,49 @@ class QueueCommandBatcherTest {
       assertThat(replies.get(i).get(1, TimeUnit.SECONDS).getMessage()).as("reply %d", i).isEqualTo("g" + i);
     }
     assertThat(b.sent()).containsExactly(3, 7);
+  }
+
+  @Test
+  void theBrokersBatcherHasOneEntryInFlightAndSendsWhatWaitedBeforeTheCommittedEntrysCallersRun()
+      throws Exception {
+    QueueCommandBatcher b = new QueueCommandBatcher(3, c -> {
+      synchronized (proposed) {
+        proposed.add(c);
+        CompletableFuture<PartitionReply> f = new CompletableFuture<>();
+        pending.add(f);
+        return f;
+      }
+    }, executor);
+    CompletableFuture<PartitionReply> first = b.submit(cmd("g0"));
+    List<CompletableFuture<PartitionReply>> waited = new ArrayList<>();
+    for (int i = 1; i < 5; i++) {
+      waited.add(b.submit(cmd("g" + i)));
+    }
+    assertThat(proposed).as("one entry in flight").hasSize(1);
+    // The first command's caller sees the next entry already proposed when its reply arrives.
+    int[] proposedWhenAnswered = new int[1];
+    first.thenRun(() -> {
+      synchronized (proposed) {
+        proposedWhenAnswered[0] = proposed.size();
+      }
+    });
+    commit(0);
+    assertThat(first.get(1, TimeUnit.SECONDS).getMessage()).isEqualTo("g0");
+    assertThat(proposedWhenAnswered[0]).isEqualTo(2);
+    assertThat(proposed.get(1).getQueueBatch().getCommandsList()).extracting(QueueCommand::getGroup)
+        .containsExactly("g1", "g2", "g3", "g4");
+    // Arriving while that entry is in flight: waits for it.
+    CompletableFuture<PartitionReply> late = b.submit(cmd("g5"));
+    assertThat(proposed).hasSize(2);
+    commit(1);
+    for (int i = 0; i < 4; i++) {
+      assertThat(waited.get(i).get(1, TimeUnit.SECONDS).getMessage()).isEqualTo("g" + (i + 1));
+    }
+    assertThat(proposed).hasSize(3);
+    assertThat(proposed.get(2).getQueue().getGroup()).isEqualTo("g5");
+    commit(2);
+    assertThat(late.get(1, TimeUnit.SECONDS).getMessage()).isEqualTo("g5");
+    assertThat(b.sent()).containsExactly(3, 6);
   }
 
   @Test
