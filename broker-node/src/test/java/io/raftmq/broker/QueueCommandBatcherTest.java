@@ -35,14 +35,17 @@ class QueueCommandBatcherTest {
   }
 
   private QueueCommandBatcher batcher(int maxEntriesInFlight) {
-    return new QueueCommandBatcher(3, maxEntriesInFlight, c -> {
-      synchronized (proposed) {
-        proposed.add(c);
-        CompletableFuture<PartitionReply> f = new CompletableFuture<>();
-        pending.add(f);
-        return f;
-      }
-    }, executor);
+    return new QueueCommandBatcher(3, maxEntriesInFlight, this::propose, executor);
+  }
+
+  /** The stand-in for the Raft group: records the command and hands back a future committed on demand. */
+  private CompletableFuture<PartitionReply> propose(PartitionCommand c) {
+    synchronized (proposed) {
+      proposed.add(c);
+      CompletableFuture<PartitionReply> f = new CompletableFuture<>();
+      pending.add(f);
+      return f;
+    }
   }
 
   private static QueueCommand cmd(String group) {
@@ -145,14 +148,7 @@ class QueueCommandBatcherTest {
   @Test
   void theBrokersBatcherHasOneEntryInFlightAndSendsWhatWaitedBeforeTheCommittedEntrysCallersRun()
       throws Exception {
-    QueueCommandBatcher b = new QueueCommandBatcher(3, c -> {
-      synchronized (proposed) {
-        proposed.add(c);
-        CompletableFuture<PartitionReply> f = new CompletableFuture<>();
-        pending.add(f);
-        return f;
-      }
-    }, executor);
+    QueueCommandBatcher b = new QueueCommandBatcher(3, this::propose, executor);
     CompletableFuture<PartitionReply> first = b.submit(cmd("g0"));
     List<CompletableFuture<PartitionReply>> waited = new ArrayList<>();
     for (int i = 1; i < 5; i++) {
