@@ -28,8 +28,9 @@ import java.util.function.Function;
  * about as much CPU (appends and commit updates to two followers, three log writes and fsyncs, three
  * applies) as the queue handler spends on thousands of messages, and on this project's 2-core bench
  * a second entry in flight bought no latency worth that: 8 consumers on 4 partitions made ~8 % more
- * entries per message with two, and drained at ~1.0 M msg/s against ~1.4 M with one (README, queue
- * consumers, tenth session).
+ * entries per message with two, and the queue/stream throughput medians of 30-run invocations were
+ * 0.49 - 0.55 with one (four invocations) against 0.42 - 0.49 with two (README, Performance, tenth
+ * session).
  */
 final class QueueCommandBatcher {
   static final int MAX_ENTRIES_IN_FLIGHT = 1;
