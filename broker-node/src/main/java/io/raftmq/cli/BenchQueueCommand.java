@@ -425,9 +425,9 @@ final class BenchQueueCommand implements Callable<Integer> {
 
   /**
    * Makes sure queue group {@code groupId} exists in every partition before anything is produced (a queue
-   * group starts at a partition's end on its first receive there): one receive asking every partition,
-   * then waits until the group shows in all of them. What that receive leases (a group that existed
-   * with a backlog) is acked and counted in {@code draining}.
+   * group starts at a partition's end on its first receive there): receives (100 ms long polls) until
+   * the group shows in all of them, within the request timeout. What those receives lease (a group
+   * that existed with a backlog) is acked and counted in {@code draining}.
    */
   private void ensureGroup(RaftMqCli cli, RaftMqClient client, int n, String groupId, Draining draining)
       throws Exception {
