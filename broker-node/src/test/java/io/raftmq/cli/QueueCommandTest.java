@@ -442,6 +442,13 @@ class QueueCommandTest {
         .isEqualTo("raft entries per message acked: 0.5000 (50 entries in 2 partitions for 100 messages; queue "
             + "commands only: receives, settles, expiries)");
     assertThat(BenchQueueCommand.entriesLine(Map.of(0, 100L), Map.of(0, 130L), 100, 2, true)).contains("unknown");
+    // The ratios' summary: all runs, and from four runs on the later half too.
+    assertThat(BenchQueueCommand.ratioSummary(List.of(0.5))).isEmpty();
+    assertThat(BenchQueueCommand.ratioSummary(List.of(0.5, 0.7)))
+        .containsExactly("queue/stream throughput over 2 runs: median 0.70, min 0.50, max 0.70");
+    assertThat(BenchQueueCommand.ratioSummary(List.of(0.3, 0.4, 0.5, 0.9, 0.6)))
+        .containsExactly("queue/stream throughput over 5 runs: median 0.50, min 0.30, max 0.90",
+            "queue/stream throughput over runs 3 - 5 (the later half): median 0.60, min 0.50, max 0.90");
     // CPU per message: the nodes' process_cpu_seconds_total and this JVM's, over the messages.
     assertThat(BenchQueueCommand.processCpuSeconds(metrics + "# TYPE process_cpu_seconds_total counter\n"
         + "process_cpu_seconds_total 524.25\n")).isEqualTo(524.25);
