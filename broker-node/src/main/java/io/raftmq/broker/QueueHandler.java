@@ -862,8 +862,9 @@ final class QueueHandler {
       s.addExtends(io.raftmq.raft.proto.ExtendItem.newBuilder().setOffset(x.getOffset())
           .setLeaseMs(Math.min(x.getLeaseMs(), MAX_LEASE_MS)));
     }
+    s.addAllReleases(ps.getReleasesList());
     return propose(lp, topic, QueueCommand.newBuilder().setGroup(r.getGroup()).setSettle(s)).thenApply(reply -> {
-      // Refused acks first (successful ones have no result), then every nack, reject and extend.
+      // Refused acks first (successful ones have no result), then every nack, reject, extend and release.
       for (QueueResult q : reply.getQueueResultsList()) {
         out.addResults(settleResult(q));
       }

@@ -400,7 +400,8 @@ public final class QueueGroup {
   }
 
   /**
-   * All of one consumer's settlements in one command, in the order acks, nacks, rejects, extends. An
+   * All of one consumer's settlements in one command, in the order acks, nacks, rejects, extends,
+   * releases. An
    * ack that succeeds adds no result (the reply lists refused acks only); every nack, reject and extend
    * adds one.
    */
@@ -416,6 +417,9 @@ public final class QueueGroup {
     }
     for (ExtendItem x : s.getExtendsList()) {
       out.addQueueResults(extendOne(x.getOffset(), consumer, x.getLeaseMs(), now));
+    }
+    for (int k = 0, n = s.getReleasesCount(); k < n; k++) {
+      out.addQueueResults(releaseOne(s.getReleases(k), consumer, now));
     }
     advanceStart();
     live.compact();
@@ -536,6 +540,31 @@ public final class QueueGroup {
     QueueEntry e = die(i, REJECTED, bound(errorClass), bound(reason.isEmpty() ? errorMessage
         : reason + (errorMessage.isEmpty() ? "" : ": " + errorMessage)), now);
     return QueueResult.newBuilder().setOffset(offset).setOutcome(QueueOutcome.Q_OK).setEntry(e).build();
+  }
+
+  /**
+   * A lease given back unseen: the message is visible again at once, in its place (the next acquire
+   * leases it first, and with ordering by key its later messages still wait for it), and the delivery
+   * the acquire counted is taken back, with no failure recorded. Refused, changing nothing, unless
+   * {@code consumer} holds an unexpired lease on it.
+   */
+  private QueueResult releaseOne(long offset, String consumer, long now) {
+    int i = live.find(offset);
+    QueueOutcome check = checkLease(i, consumer, now);
+    if (check != QueueOutcome.Q_OK) {
+      return refused(offset, i, check);
+    }
+    unlease(i);
+    live.consumer[i] = null;
+    live.leaseDeadline[i] = 0;
+    live.state[i] = QueueEntries.AVAILABLE;
+    live.visibleAt[i] = 0;
+    if (live.deliveries[i] > 0) {
+      live.deliveries[i]--;
+    }
+    nextVisibleAtMs = Math.min(nextVisibleAtMs, now);
+    scanFrom = Math.min(scanFrom, offset);
+    return result(i, QueueOutcome.Q_OK);
   }
 
   private QueueResult extendOne(long offset, String consumer, long leaseMs, long now) {

@@ -317,6 +317,62 @@ class QueueGroupTest {
     assertThat(offsets(acquire(100_000, "c", 1))).isEmpty();
   }
 
+  private List<QueueResult> release(long time, String consumer, long... offsets) throws IOException {
+    io.raftmq.raft.proto.Settle.Builder s = io.raftmq.raft.proto.Settle.newBuilder().setConsumer(consumer);
+    for (long o : offsets) {
+      s.addReleases(o);
+    }
+    return queue(time, QueueCommand.newBuilder().setSettle(s)).getQueueResultsList();
+  }
+
+  @Test
+  void releasedLeasesComeBackAtOnceWithoutCountingADelivery() throws IOException {
+    configure(DEFAULTS);
+    append(3, 1);
+    acquire(10, "c", 3, 7, 8, 9);
+    // Another consumer's release, and a release of nothing leased, are refused and change nothing.
+    assertThat(release(20, "d", 0)).singleElement()
+        .satisfies(r -> assertThat(r.getOutcome()).isEqualTo(QueueOutcome.Q_NOT_LEASED));
+    assertThat(release(20, "c", 99)).singleElement()
+        .satisfies(r -> assertThat(r.getOutcome()).isEqualTo(QueueOutcome.Q_NOT_LEASED));
+    assertThat(core.queueGroup("q").entry(0).getState()).isEqualTo(QueueState.LEASED);
+
+    List<QueueResult> released = release(30, "c", 1, 2);
+    assertThat(released).extracting(QueueResult::getOffset).containsExactly(1L, 2L);
+    assertThat(released).allSatisfy(r -> {
+      assertThat(r.getOutcome()).isEqualTo(QueueOutcome.Q_OK);
+      assertThat(r.getEntry().getState()).isEqualTo(QueueState.AVAILABLE);
+      assertThat(r.getEntry().getDeliveryCount()).as("the delivery is taken back").isZero();
+      assertThat(r.getEntry().getFirstFailureMs()).as("no failure recorded").isZero();
+    });
+    assertThat(core.queueGroup("q").stats().inFlight()).isEqualTo(1);
+    // Visible at once, in place, and the next lease counts as the first delivery.
+    List<QueueResult> again = acquire(31, "d", 5);
+    assertThat(offsets(again)).containsExactly(1L, 2L);
+    assertThat(again).allSatisfy(r -> assertThat(r.getEntry().getDeliveryCount()).isEqualTo(1));
+    // Released again and again, a message never reaches max deliveries (3): it was never delivered.
+    for (int round = 0; round < 5; round++) {
+      release(40 + round, "d", 1);
+      assertThat(offsets(acquire(40 + round, "d", 1))).containsExactly(1L);
+    }
+    assertThat(core.queueGroup("q").entry(1).getDeliveryCount()).isEqualTo(1);
+    assertThat(core.queueGroup("q").stats().dead()).isZero();
+    // An expired lease cannot be released: its expiry counts, as a crash's would.
+    assertThat(release(20_000, "c", 0)).singleElement()
+        .satisfies(r -> assertThat(r.getOutcome()).isEqualTo(QueueOutcome.Q_LEASE_EXPIRED));
+  }
+
+  @Test
+  void releaseUnderOrderingByKeyKeepsTheKeysOrder() throws IOException {
+    configure(DEFAULTS.toBuilder().setOrderingKey(true).build());
+    append(3, 1);
+    // Offsets 0 and 1 have key 1, offset 2 key 2.
+    assertThat(offsets(acquire(10, "c", 10, 1, 1, 2))).containsExactly(0L, 2L);
+    release(20, "c", 0);
+    assertThat(offsets(acquire(30, "d", 10))).as("key 1's first message again, its second still waits")
+        .containsExactly(0L);
+  }
+
   @Test
   void rejectDeadLettersAtOnceWithTheClientsReason() throws IOException {
     configure(DEFAULTS);
