@@ -219,6 +219,58 @@ class QueueSdkIT {
    * connection released the leases with backoff, and messages burned attempts they were never seen in.
    */
   @Test
+  void closeReleasesWhatNoHandlerSawWithoutCountingADelivery() throws Exception {
+    String topic = "sdk-release";
+    String group = "release";
+    client.admin().createTopic(NewTopic.of(topic, 1)).get(30, TimeUnit.SECONDS);
+    try (QueueConsumer opener = client.queueConsumer(QueueConsumerConfig.builder().groupId(group).topics(topic)
+        .build())) {
+      awaitGroupOpen(topic, group, 1, opener);
+    }
+    produce(topic, List.of("m0", "m1", "m2", "m3"));
+    // One handler thread, blocked on its first message: the loop leases one more for the handler's
+    // queue (two slots per thread), which no handler starts before close.
+    java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch finish = new java.util.concurrent.CountDownLatch(1);
+    List<String> handled = new java.util.concurrent.CopyOnWriteArrayList<>();
+    QueueConsumer first = client.queueConsumer(QueueConsumerConfig.builder().groupId(group).topics(topic)
+        .handlerThreads(1).build());
+    first.subscribe(d -> {
+      handled.add(d.valueAsString());
+      started.countDown();
+      assertThat(finish.await(30, TimeUnit.SECONDS)).isTrue();
+    });
+    assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+    await().atMost(Duration.ofSeconds(30)).until(() -> describe(topic, group).inFlight() >= 2);
+    Thread closer = new Thread(() -> first.close(Duration.ofSeconds(30)));
+    closer.start();
+    // The queued delivery is given back while the running handler still holds its own.
+    await().atMost(Duration.ofSeconds(30)).until(() -> describe(topic, group).inFlight() == 1);
+    finish.countDown();
+    closer.join(30_000);
+    assertThat(closer.isAlive()).isFalse();
+    assertThat(handled).hasSize(1);
+
+    // The others come again as first deliveries: the released one was not counted.
+    Map<String, Integer> counts = new ConcurrentHashMap<>();
+    try (QueueConsumer second = client.queueConsumer(QueueConsumerConfig.builder().groupId(group).topics(topic)
+        .build())) {
+      await().atMost(Duration.ofSeconds(30)).until(() -> {
+        for (Delivery d : second.receive(10, Duration.ofMillis(200))) {
+          counts.put(d.valueAsString(), d.deliveryCount());
+          d.ack().get(10, TimeUnit.SECONDS);
+        }
+        return counts.size() == 3;
+      });
+    }
+    assertThat(counts.keySet()).doesNotContain(handled.get(0));
+    assertThat(counts.values()).containsOnly(1);
+    QueueGroupDescription d = describe(topic, group);
+    assertThat(d.redelivered()).isZero();
+    assertThat(d.inFlight()).isZero();
+  }
+
+  @Test
   void receiveLeasesOnlyWhatFitsTheResponseByteBoundSoLargeMessagesCostNoAttempts() throws Exception {
     String topic = "sdk-large";
     String group = "large";

@@ -67,7 +67,8 @@ public interface QueueConsumer extends AutoCloseable {
 
   /**
    * Stops: ends the receive loop, waits up to {@code timeout} for running handlers to finish (and
-   * settle), puts back at once (nack with delay 0) what was received but never handed out, and sends
+   * settle), gives back at once what was received but never handed out (released: visible again at
+   * once, and not counted as a delivery, since no application saw it), and sends
    * the queued settles, waiting for their answers within what is left of {@code timeout}. Messages of
    * handlers still running after it keep their leases until they run out. Idempotent.
    */

@@ -160,6 +160,18 @@ final class DeliveryImpl implements Delivery {
         errorMessage(error)));
   }
 
+  /**
+   * Gives the lease back unseen, for a delivery the SDK never handed to the application (buffered when
+   * its consumer closed, or its handler never started): visible again at once, and not counted as a
+   * delivery.
+   */
+  CompletableFuture<Void> release() {
+    if (!claim()) {
+      return alreadySettled();
+    }
+    return settles.add(new SettleOp(this, SettleOp.Kind.RELEASE, 0, null, null, null));
+  }
+
   @Override
   public CompletableFuture<Void> reject(String reason) {
     return reject(reason, null);

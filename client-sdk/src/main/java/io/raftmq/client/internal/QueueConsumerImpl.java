@@ -593,8 +593,8 @@ public final class QueueConsumerImpl implements QueueConsumer {
       notifyAll();
     }
     if (late) {
-      // Received after close: put back at once.
-      got.forEach(d -> d.nack(0, null));
+      // Received after close: given back at once, uncounted (no one saw them).
+      got.forEach(DeliveryImpl::release);
     }
   }
 
@@ -703,7 +703,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
             }
             handlers.execute(task);
           } catch (RejectedExecutionException e) {
-            d.nack(0, null);
+            d.release();
             slots.release();
           }
         }
@@ -836,7 +836,7 @@ public final class QueueConsumerImpl implements QueueConsumer {
         List<Runnable> notStarted = new ArrayList<>();
         handlers.getQueue().drainTo(notStarted);
         for (Runnable r : notStarted) {
-          ((HandlerTask) r).delivery.nack(0, null);
+          ((HandlerTask) r).delivery.release();
           slots.release();
         }
         handlers.shutdown();
@@ -855,8 +855,10 @@ public final class QueueConsumerImpl implements QueueConsumer {
       buffered.clear();
       receives = new ArrayList<>(inFlight.values());
     }
-    neverHandedOut.forEach(d -> d.nack(0, null));
-    // Deliveries of receives still in flight are put back as they arrive (onResponse sees closed).
+    // Never handed out: given back uncounted, as AMQP 1.0's "released" (a nack would count a delivery
+    // no application saw, and a consumer closed often enough would dead-letter messages unseen).
+    neverHandedOut.forEach(DeliveryImpl::release);
+    // Deliveries of receives still in flight are given back as they arrive (onResponse sees closed).
     for (CompletableFuture<Reply> f : receives) {
       try {
         f.handle((r, e) -> null).get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);

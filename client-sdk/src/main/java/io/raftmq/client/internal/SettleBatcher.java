@@ -322,6 +322,7 @@ final class SettleBatcher {
     final List<SettleOp> nacks = new ArrayList<>();
     final List<SettleOp> rejects = new ArrayList<>();
     final List<SettleOp> extendOps = new ArrayList<>();
+    final List<SettleOp> releases = new ArrayList<>();
 
     PartitionItems(TopicPartition tp) {
       this.tp = tp;
@@ -333,17 +334,27 @@ final class SettleBatcher {
         case NACK -> nacks.add(op);
         case REJECT -> rejects.add(op);
         case EXTEND -> extendOps.add(op);
+        case RELEASE -> releases.add(op);
         default -> throw new IllegalStateException("unknown settle kind " + op.kind);
       }
     }
 
-    /** The items in the order of the broker's results: acks, nacks, rejects, extends. */
+    /** The items in the order of the broker's results: acks, nacks, rejects, extends, releases. */
     List<SettleOp> ordered() {
-      List<SettleOp> out = new ArrayList<>(acks.size() + nacks.size() + rejects.size() + extendOps.size());
+      List<SettleOp> out = new ArrayList<>(acks.size() + nacks.size() + rejects.size() + extendOps.size()
+          + releases.size());
       out.addAll(acks);
+      out.addAll(others());
+      return out;
+    }
+
+    /** The items that get a result each, in the broker's order: nacks, rejects, extends, releases. */
+    List<SettleOp> others() {
+      List<SettleOp> out = new ArrayList<>(nacks.size() + rejects.size() + extendOps.size() + releases.size());
       out.addAll(nacks);
       out.addAll(rejects);
       out.addAll(extendOps);
+      out.addAll(releases);
       return out;
     }
 
@@ -364,6 +375,9 @@ final class SettleBatcher {
       }
       for (SettleOp op : extendOps) {
         b.addExtends(ExtendItem.newBuilder().setOffset(op.offset()).setLeaseMs(op.millis));
+      }
+      for (SettleOp op : releases) {
+        b.addReleases(op.offset());
       }
       return b;
     }
@@ -455,11 +469,9 @@ final class SettleBatcher {
         retryOrFail(ops, err, false);
         continue;
       }
-      // Refused acks come first (an ack without a result succeeded), then one per nack, reject, extend.
-      List<SettleOp> others = new ArrayList<>(items.nacks.size() + items.rejects.size() + items.extendOps.size());
-      others.addAll(items.nacks);
-      others.addAll(items.rejects);
-      others.addAll(items.extendOps);
+      // Refused acks come first (an ack without a result succeeded), then one per nack, reject, extend,
+      // release.
+      List<SettleOp> others = items.others();
       int refusedAcks = r.getResultsCount() - others.size();
       if (refusedAcks < 0 || refusedAcks > offsetsOf(items.acks)) {
         RaftMqException err = new RaftMqException(ErrorCode.UNKNOWN_SERVER_ERROR, "settle " + tp + " at " + node

@@ -11,7 +11,9 @@ import java.util.concurrent.CompletableFuture;
 final class SettleOp extends CompletableFuture<Void> {
   /** What the settle does; the order is the order of a partition's items in a request and its results. */
   enum Kind {
-    ACK, NACK, REJECT, EXTEND
+    ACK, NACK, REJECT, EXTEND,
+    /** A lease given back unseen (never handed to the application): not counted as a delivery. */
+    RELEASE
   }
 
   /**

@@ -181,6 +181,15 @@ final class FakeQueue implements AutoCloseable {
           r.addResults(result(x.getOffset(), leased.contains(id(p, x.getOffset())),
               System.currentTimeMillis() + x.getLeaseMs()));
         }
+        for (long o : ps.getReleasesList()) {
+          // Like the broker: back at once, in place, and the delivery taken back.
+          boolean held = leased.remove(id(p, o));
+          if (held) {
+            available.computeIfAbsent(p, k -> new ArrayDeque<>()).addFirst(o);
+            counts.merge(id(p, o), -1, Integer::sum);
+          }
+          r.addResults(result(o, held, 0));
+        }
         resp.addResults(r);
       }
     }
@@ -210,6 +219,13 @@ final class FakeQueue implements AutoCloseable {
   List<RejectItem> rejects() {
     List<RejectItem> out = new ArrayList<>();
     settles.forEach(s -> out.addAll(s.getRejectsList()));
+    return out;
+  }
+
+  /** Every released offset so far (of any partition). */
+  List<Long> releases() {
+    List<Long> out = new ArrayList<>();
+    settles.forEach(s -> out.addAll(s.getReleasesList()));
     return out;
   }
 

@@ -80,6 +80,7 @@ class SettleBatcherTest {
       ps.getNacksList().forEach(n -> r.addResults(result(n.getOffset(), 0)));
       ps.getRejectsList().forEach(x -> r.addResults(result(x.getOffset(), 0)));
       ps.getExtendsList().forEach(x -> r.addResults(result(x.getOffset(), 777_000 + x.getLeaseMs())));
+      ps.getReleasesList().forEach(o -> r.addResults(result(o, 0)));
       resp.addResults(r);
     }
     return FakeBroker.Reply.of(Response.newBuilder().setQueueSettle(resp));
@@ -132,6 +133,9 @@ class SettleBatcherTest {
   void shouldSendOneRequestPerLeaderNodeWithEveryPartitionsItemsInOrder() throws Exception {
     SettleBatcher b = new SettleBatcher(rt, "g", "c1", Duration.ofHours(1), 1000);
     notHeld.add(5L);
+    notHeld.add(9L);
+    CompletableFuture<Void> released = delivery(b, 0, 8).release();
+    CompletableFuture<Void> releaseRefused = delivery(b, 0, 9).release();
     CompletableFuture<Void> ack1 = delivery(b, 0, 1).ack();
     CompletableFuture<Void> ackP1 = delivery(b, 1, 1).ack();
     CompletableFuture<Void> nack = delivery(b, 0, 2).nack(-1, new IOException("disk"));
@@ -142,7 +146,7 @@ class SettleBatcherTest {
     CompletableFuture<Void> nackNow = delivery(b, 2, 6).nack(Duration.ZERO);
     assertThat(b.requestsSent()).isZero(); // lingering
     b.flush();
-    CompletableFuture.allOf(ack1, ackP1, nack, reject, extend, nackNow).get(5, TimeUnit.SECONDS);
+    CompletableFuture.allOf(ack1, ackP1, nack, reject, extend, nackNow, released).get(5, TimeUnit.SECONDS);
 
     QueueSettleRequest r1 = onlySettle(node1);
     assertThat(r1.getGroup()).isEqualTo("g");
@@ -160,6 +164,8 @@ class SettleBatcherTest {
       assertThat(x.getOffset()).isEqualTo(4);
       assertThat(x.getLeaseMs()).isEqualTo(7000);
     });
+    // Releases go last, after the extends, and so do their results.
+    assertThat(p0.getReleasesList()).containsExactly(8L, 9L);
     PartitionSettle p2 = r1.getPartitions(1);
     assertThat(p2.getRejectsList()).singleElement().satisfies(x -> {
       assertThat(x.getReason()).isEqualTo("poison");
@@ -173,6 +179,7 @@ class SettleBatcherTest {
     // Per-offset results: the extend moved the deadline, the ack of a lease not held failed with its code.
     assertThat(extended.leaseDeadlineMs()).isEqualTo(777_000 + 7000);
     assertThat(failure(ack5).code()).isEqualTo(ErrorCode.LEASE_NOT_HELD);
+    assertThat(failure(releaseRefused).code()).isEqualTo(ErrorCode.LEASE_NOT_HELD);
   }
 
   @Test
