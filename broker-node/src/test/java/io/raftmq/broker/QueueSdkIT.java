@@ -213,10 +213,9 @@ class QueueSdkIT {
   }
 
   /**
-   * A backlog of large messages bigger than the client's frame limit: each receive leases only what fits
-   * its byte bound (half the frame limit), so every message arrives on its first delivery. Without the
-   * bound the broker leased the whole backlog into one response the client could not read, the broken
-   * connection released the leases with backoff, and messages burned attempts they were never seen in.
+   * A consumer closed while a delivery waits for its only handler thread: that delivery, which no handler
+   * saw, is released (visible again at once, not counted), so the next consumer gets it as a first
+   * delivery; the running handler's message is acked as the close waits for it.
    */
   @Test
   void closeReleasesWhatNoHandlerSawWithoutCountingADelivery() throws Exception {
@@ -270,6 +269,12 @@ class QueueSdkIT {
     assertThat(d.inFlight()).isZero();
   }
 
+  /**
+   * A backlog of large messages bigger than the client's frame limit: each receive leases only what fits
+   * its byte bound (half the frame limit), so every message arrives on its first delivery. Without the
+   * bound the broker leased the whole backlog into one response the client could not read, the broken
+   * connection released the leases with backoff, and messages burned attempts they were never seen in.
+   */
   @Test
   void receiveLeasesOnlyWhatFitsTheResponseByteBoundSoLargeMessagesCostNoAttempts() throws Exception {
     String topic = "sdk-large";

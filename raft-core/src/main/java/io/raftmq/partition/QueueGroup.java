@@ -401,9 +401,8 @@ public final class QueueGroup {
 
   /**
    * All of one consumer's settlements in one command, in the order acks, nacks, rejects, extends,
-   * releases. An
-   * ack that succeeds adds no result (the reply lists refused acks only); every nack, reject and extend
-   * adds one.
+   * releases. An ack that succeeds adds no result (the reply lists refused acks only); every nack,
+   * reject, extend and release adds one.
    */
   void settle(Settle s, long now, PartitionReply.Builder out) {
     String consumer = s.getConsumer();
